@@ -1,0 +1,1 @@
+"""callvault composition root: settings, CLI and wiring."""

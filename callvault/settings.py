@@ -1,0 +1,269 @@
+"""One frozen, typed Settings object built from callvault.toml and CALLVAULT_* overrides.
+
+Every section is a frozen dataclass; the loader walks their fields, so a new setting is one
+annotated line. Errors name the key (as written in the file *and* as an environment variable)
+and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from storage.errors import CallvaultError
+
+ENV_PREFIX = "CALLVAULT_"
+CONFIG_ENV = "CALLVAULT_CONFIG"
+DEFAULT_CONFIG = "callvault.toml"
+
+
+class ConfigError(CallvaultError):
+    """Invalid configuration: names the key and the bad value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Secret:
+    """A string that never shows itself in repr or logs."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/callvault.db"
+    echo: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreSettings:
+    backend: Literal["filesystem", "s3"] = "filesystem"
+    path: Path = Path("var/objects")
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str | None = None
+    bucket: str = "callvault-recordings"
+    region: str = "us-east-1"
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    path_style: bool = False
+    multipart_threshold_mb: int = 16
+    multipart_chunk_mb: int = 8
+    connect_timeout_s: int = 5
+    max_attempts: int = 3
+    create_bucket: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class KeySettings:
+    mode: Literal["local", "hpke", "aws-kms"] = "local"
+    dir: Path = Path("var/keys")
+    kms_key_id: str | None = None
+    kms_region: str | None = None
+    kms_endpoint_url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SpoolSettings:
+    dir: Path = Path("var/spool")
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioSettings:
+    format: Literal["opus", "wav"] = "opus"
+    opus_bitrate_kbps: int = 24
+    opus_complexity: int = 5
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The whole configuration; built once by `load_settings`."""
+
+    base_dir: Path
+    config_file: Path | None
+    database: DatabaseSettings
+    store: StoreSettings
+    s3: S3Settings
+    keys: KeySettings
+    spool: SpoolSettings
+    audio: AudioSettings
+
+    @property
+    def var_dir(self) -> Path:
+        return self.base_dir / "var"
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "database": DatabaseSettings,
+    "store": StoreSettings,
+    "s3": S3Settings,
+    "keys": KeySettings,
+    "spool": SpoolSettings,
+    "audio": AudioSettings,
+}
+
+_RANGES: dict[str, tuple[int, int]] = {
+    "s3.multipart_threshold_mb": (5, 5120),
+    "s3.multipart_chunk_mb": (5, 5120),
+    "s3.connect_timeout_s": (1, 300),
+    "s3.max_attempts": (1, 20),
+    "audio.opus_bitrate_kbps": (6, 510),
+    "audio.opus_complexity": (0, 10),
+}
+
+
+def load_settings(
+    config_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Read the TOML file (if any), apply CALLVAULT_* overrides, validate, resolve paths."""
+    env = dict(os.environ if environ is None else environ)
+    cwd = (cwd or Path.cwd()).resolve()
+    if config_path is None and env.get(CONFIG_ENV):
+        config_path = Path(env[CONFIG_ENV])
+    explicit = config_path is not None
+    path = (cwd / (config_path or Path(DEFAULT_CONFIG))).resolve()
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"configuration file {path} does not exist (from {CONFIG_ENV} or --config)")
+    base_dir = path.parent if path.is_file() else cwd
+    for section in raw:
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{path.name}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}"
+            )
+    overrides = _env_overrides(env)
+    built = {
+        name: _build_section(name, cls, raw.get(name, {}), overrides.get(name, {}), base_dir)
+        for name, cls in SECTIONS.items()
+    }
+    settings = Settings(base_dir=base_dir, config_file=path if path.is_file() else None, **built)
+    _cross_check(settings)
+    return settings
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    known = {
+        f"{ENV_PREFIX}{s.upper()}_{f.name.upper()}": (s, f.name)
+        for s, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    }
+    result: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        if name not in known:
+            raise ConfigError(f"unknown environment variable {name}; see README 'Configuration'")
+        section, key = known[name]
+        result.setdefault(section, {})[key] = value
+    return result
+
+
+def _build_section(
+    name: str, cls: type[Any], raw: Any, env: dict[str, str], base_dir: Path
+) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise ConfigError(
+                f"unknown key {name}.{key}; allowed in [{name}]: {', '.join(sorted(names))}"
+            )
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        dotted = f"{name}.{f.name}"
+        if f.name in env:
+            source = f"{ENV_PREFIX}{name.upper()}_{f.name.upper()}"
+            values[f.name] = _convert(dotted, source, hints[f.name], env[f.name], from_env=True)
+        elif f.name in raw:
+            values[f.name] = _convert(dotted, dotted, hints[f.name], raw[f.name], from_env=False)
+        else:
+            values[f.name] = f.default
+        value = values[f.name]
+        if isinstance(value, Path) and not value.is_absolute():
+            values[f.name] = base_dir / value
+        if dotted in _RANGES and value is not None:
+            lo, hi = _RANGES[dotted]
+            if not lo <= value <= hi:
+                raise ConfigError(f"{dotted} = {value!r} is out of range {lo}..{hi}")
+    if name == "database":
+        values["url"] = _resolve_sqlite_url(values["url"], base_dir)
+    return cls(**values)
+
+
+def _convert(key: str, source: str, hint: Any, value: Any, *, from_env: bool) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if from_env and value == "":
+            return None
+        return _convert(key, source, inner[0], value, from_env=from_env)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{source} = {value!r} is not allowed; allowed values: {allowed}")
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{source} = {value!r} is not a boolean (true/false)")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{source} = {value!r} is not an integer")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source} = {value!r} is not an integer") from None
+    if hint in (str, Path, Secret):
+        if not isinstance(value, str) or (hint is not str and not value):
+            raise ConfigError(f"{source} = {value!r} is not a non-empty string")
+        return hint(value) if hint is not str else value
+    raise ConfigError(f"{key}: unsupported setting type {hint!r}")  # programming error
+
+
+def _resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rel = url[len(prefix) :]
+        if rel and rel != ":memory:":
+            return prefix + str(base_dir / rel)
+    return url
+
+
+def _cross_check(s: Settings) -> None:
+    if not s.database.url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(
+            f"database.url = {s.database.url!r}: only sqlite:/// and postgresql+psycopg:// "
+            "are supported"
+        )
+    if s.store.backend == "s3" and not s.s3.bucket:
+        raise ConfigError("s3.bucket must be set when store.backend = 's3'")
+    if s.keys.mode == "aws-kms" and not s.keys.kms_key_id:
+        raise ConfigError("keys.kms_key_id must be set when keys.mode = 'aws-kms'")

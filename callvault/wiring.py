@@ -1,0 +1,143 @@
+"""Builds the storage services from Settings. The only place that knows which adapter is used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from callvault.settings import Settings
+from storage.audio import AudioTools
+from storage.catalogue.db import Catalogue
+from storage.crypto import Envelope
+from storage.identity import CallerHasher
+from storage.ingest import IngestPipeline
+from storage.keys.aws_kms import AwsKmsKeyWrapper
+from storage.keys.base import KeyWrapper
+from storage.keys.hpke import HpkeKeyWrapper
+from storage.keys.keydir import KeyDirectory
+from storage.keys.local import LocalKeyWrapper
+from storage.objects.base import ObjectStore
+from storage.objects.filesystem import FilesystemStore
+from storage.objects.s3 import S3Options, S3Store
+from storage.retrieval import Recordings
+from storage.spool import Spool
+
+
+def make_store(settings: Settings) -> ObjectStore:
+    if settings.store.backend == "filesystem":
+        return FilesystemStore(settings.store.path)
+    s3 = settings.s3
+    return S3Store(
+        S3Options(
+            bucket=s3.bucket,
+            endpoint_url=s3.endpoint_url,
+            region=s3.region,
+            access_key_id=s3.access_key_id.value if s3.access_key_id else None,
+            secret_access_key=s3.secret_access_key.value if s3.secret_access_key else None,
+            path_style=s3.path_style,
+            multipart_threshold=s3.multipart_threshold_mb << 20,
+            multipart_chunk=s3.multipart_chunk_mb << 20,
+            connect_timeout_s=s3.connect_timeout_s,
+            max_attempts=s3.max_attempts,
+            create_bucket=s3.create_bucket,
+        )
+    )
+
+
+def make_wrappers(settings: Settings, kms_client: Any | None = None) -> dict[str, KeyWrapper]:
+    """Every wrapper this node can use, by mode; the configured mode's is the active one."""
+    k = settings.keys
+    wrappers: dict[str, KeyWrapper] = {
+        "local": LocalKeyWrapper(KeyDirectory(k.dir / "local")),
+        "hpke": HpkeKeyWrapper(KeyDirectory(k.dir / "hpke")),
+    }
+    if k.kms_key_id:
+        wrappers["aws-kms"] = AwsKmsKeyWrapper(
+            k.kms_key_id, region=k.kms_region, endpoint_url=k.kms_endpoint_url, client=kms_client
+        )
+    return wrappers
+
+
+def make_envelope(settings: Settings, kms_client: Any | None = None) -> Envelope:
+    wrappers = make_wrappers(settings, kms_client)
+    return Envelope(wrappers[settings.keys.mode], wrappers)
+
+
+def caller_hash_path(settings: Settings) -> Any:
+    return settings.keys.dir / "caller-hash.key"
+
+
+@dataclass
+class Services:
+    """The wired storage services; `close()` releases what was opened here."""
+
+    settings: Settings
+    catalogue: Catalogue
+    store: ObjectStore
+    envelope: Envelope
+    audio: AudioTools
+    spool: Spool
+    _hasher: CallerHasher | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, *, kms_client: Any | None = None) -> Services:
+        a = settings.audio
+        return cls(
+            settings=settings,
+            catalogue=Catalogue(settings.database.url, echo=settings.database.echo),
+            store=make_store(settings),
+            envelope=make_envelope(settings, kms_client),
+            audio=AudioTools(a.ffmpeg, a.ffprobe, a.opus_bitrate_kbps, a.opus_complexity),
+            spool=Spool(settings.spool.dir),
+        )
+
+    @property
+    def hasher(self) -> CallerHasher:
+        if self._hasher is None:
+            self._hasher = CallerHasher.from_file(caller_hash_path(self.settings))
+        return self._hasher
+
+    def pipeline(self, on_step: Callable[..., None] | None = None) -> IngestPipeline:
+        return IngestPipeline(
+            catalogue=self.catalogue,
+            store=self.store,
+            spool=self.spool,
+            audio=self.audio,
+            envelope=self.envelope,
+            hasher=self.hasher,
+            stored_format=self.settings.audio.format,
+            on_step=on_step,
+        )
+
+    def recordings(self) -> Recordings:
+        return Recordings(
+            catalogue=self.catalogue,
+            store=self.store,
+            envelope=self.envelope,
+            audio=self.audio,
+            hasher=self.hasher,
+        )
+
+    def init(self) -> list[str]:
+        """Create what is missing (keys, spool, store, schema); idempotent. Returns what it did."""
+        done: list[str] = []
+        s = self.settings
+        s.keys.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        active = self.envelope.active
+        if s.keys.mode in ("local", "hpke") and not active.list_keks():
+            done.append(f"created {s.keys.mode} key-encryption key {active.rotate()}")
+        if CallerHasher.create_file(caller_hash_path(s)):
+            done.append(f"created caller-hash key {caller_hash_path(s)}")
+        self.spool.ensure()
+        self.store.check()
+        before, after = self.catalogue.migrate()
+        done.append(
+            f"catalogue {self.catalogue.safe_url}: "
+            + (f"migrated {before or 'empty'} -> {after}" if before != after else f"at {after}")
+        )
+        return done
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalogue.close()

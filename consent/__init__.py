@@ -1,0 +1,1 @@
+"""consent package (see ../shared/design.md)."""

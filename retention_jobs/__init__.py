@@ -1,0 +1,1 @@
+"""retention_jobs package (see ../shared/design.md)."""

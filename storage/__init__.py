@@ -1,0 +1,1 @@
+"""Everything at rest: catalogue, object stores, envelope encryption, ingest, retrieval, audit."""

@@ -1,0 +1,113 @@
+"""The one place that runs ffmpeg/ffprobe (and pydub), always with explicit binary paths.
+
+Ingest and export stream through ffmpeg subprocesses so memory stays flat whatever the length
+of the call; pydub (which loads whole files) is used only for short in-memory work.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from storage.errors import RejectedAudioError, StorageError
+
+FORMATS = {"opus": ("ogg", "libopus"), "wav": ("wav", "pcm_s16le")}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration_s: float
+    channels: int
+    sample_rate: int
+    codec: str
+    container: str
+
+
+@dataclass(frozen=True)
+class AudioTools:
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    opus_bitrate_kbps: int = 24
+    opus_complexity: int = 5
+
+    def probe(self, path: Path) -> AudioInfo:
+        """Describe the first audio stream, or raise RejectedAudioError saying what is wrong."""
+        try:
+            r = subprocess.run(
+                [self.ffprobe, "-v", "error", "-show_streams", "-show_format",
+                 "-select_streams", "a", "-of", "json", str(path)],
+                capture_output=True, text=True, timeout=120, check=False,
+            )
+        except FileNotFoundError:
+            raise StorageError(f"ffprobe not found at {self.ffprobe!r} (audio.ffprobe)") from None
+        if r.returncode != 0:
+            detail = (r.stderr.strip().splitlines() or ["unreadable"])[-1]
+            raise RejectedAudioError(f"{path.name}: not readable audio ({detail})")
+        info = json.loads(r.stdout or "{}")
+        streams = info.get("streams") or []
+        if not streams:
+            raise RejectedAudioError(f"{path.name}: contains no audio stream")
+        s = streams[0]
+        channels = int(s.get("channels") or 0)
+        if channels not in (1, 2):
+            raise RejectedAudioError(f"{path.name}: {channels} channels unsupported (1 or 2)")
+        duration = float(s.get("duration") or info.get("format", {}).get("duration") or 0)
+        if duration <= 0:
+            raise RejectedAudioError(f"{path.name}: audio has no duration (empty or truncated)")
+        return AudioInfo(
+            duration_s=duration,
+            channels=channels,
+            sample_rate=int(s.get("sample_rate") or 0),
+            codec=str(s.get("codec_name")),
+            container=str(info.get("format", {}).get("format_name")),
+        )
+
+    def _encode_args(self, fmt: str) -> list[str]:
+        container, codec = FORMATS[fmt]
+        args = ["-c:a", codec]
+        if fmt == "opus":
+            args += ["-b:a", f"{self.opus_bitrate_kbps}k", "-application", "voip",
+                     "-compression_level", str(self.opus_complexity), "-vbr", "on"]
+        return [*args, "-f", container]
+
+    def transcode(self, src: Path, dst: Path, fmt: str) -> None:
+        """Decode everything in src and encode it to dst; a decode error rejects the input."""
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-xerror", "-y",
+               "-i", str(src), "-map", "0:a:0", "-map_metadata", "-1",
+               *self._encode_args(fmt), str(dst)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
+        if r.returncode != 0:
+            detail = (r.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+            raise RejectedAudioError(f"{src.name}: cannot be transcoded to {fmt} ({detail})")
+
+    def decoder(self, fmt_out: str, sample_rate: int, out: IO[bytes]) -> subprocess.Popen[bytes]:
+        """An ffmpeg process reading stored audio on stdin and writing `fmt_out` to out."""
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", "pipe:0"]
+        if fmt_out == "wav":
+            cmd += ["-ar", str(sample_rate)]
+        cmd += [*self._encode_args(fmt_out), "pipe:1"]
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+
+
+def merge_legs(left: Path, right: Path, dst: Path) -> float:
+    """Two mono WAV legs → one stereo WAV (left, right), padded to the longer; returns seconds.
+
+    pydub reads WAV natively (no ffmpeg, no class-wide converter setting).
+    """
+    from pydub import AudioSegment
+
+    a, b = AudioSegment.from_wav(str(left)), AudioSegment.from_wav(str(right))
+    rate = max(a.frame_rate, b.frame_rate)
+    a, b = (s.set_channels(1).set_frame_rate(rate).set_sample_width(2) for s in (a, b))
+    frames = int(max(a.frame_count(), b.frame_count()))
+
+    def pad(seg: AudioSegment) -> AudioSegment:
+        missing_ms = 1 + int(1000 * (frames - seg.frame_count()) / rate)
+        return (seg + AudioSegment.silent(missing_ms, frame_rate=rate)).get_sample_slice(0, frames)
+
+    a, b = pad(a), pad(b)
+    AudioSegment.from_mono_audiosegments(a, b).export(str(dst), format="wav")
+    return frames / rate

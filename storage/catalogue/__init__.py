@@ -1,0 +1,1 @@
+"""The SQL catalogue: models, engine set-up and Alembic migrations."""

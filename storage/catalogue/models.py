@@ -1,0 +1,158 @@
+"""SQLAlchemy 2 models of the catalogue. Every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; refuses naive datetimes; returns aware datetimes on every backend (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the catalogue; use UTC-aware time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Recording(Base):
+    """One stored (or destroyed) recording. Personal data: caller_hash and caller_ciphertext only."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # stored | destroyed
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    channels: Mapped[int] = mapped_column(Integer)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    service: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    agent: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    caller_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    format: Mapped[str] = mapped_column(String(8))
+    plaintext_bytes: Mapped[int] = mapped_column(BigInteger)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256_plaintext: Mapped[str] = mapped_column(String(64))
+    sha256_ciphertext: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(255), unique=True)
+    retention_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    key: Mapped[RecordingKey | None] = relationship(
+        back_populates="recording", cascade="all, delete-orphan", uselist=False
+    )
+    case_links: Mapped[list[RecordingCaseRef]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan", order_by="RecordingCaseRef.id"
+    )
+
+    __table_args__ = (Index("ix_recordings_started_at", "started_at"),)
+
+
+class RecordingKey(Base):
+    """The per-recording data keyset, wrapped under a key-encryption key (never stored plain)."""
+
+    __tablename__ = "recording_keys"
+
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True
+    )
+    kek_id: Mapped[str] = mapped_column(String(255), index=True)
+    wrapped_keyset: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    recording: Mapped[Recording] = relationship(back_populates="key")
+
+
+class CaseRef(Base):
+    __tablename__ = "case_refs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecordingCaseRef(Base):
+    """Many-to-many link between recordings and case references, with provenance."""
+
+    __tablename__ = "recording_case_refs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    case_ref_id: Mapped[int] = mapped_column(ForeignKey("case_refs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # ingest | sip-header | dtmf | tag
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    added_by: Mapped[str] = mapped_column(String(120))
+
+    recording: Mapped[Recording] = relationship(back_populates="case_links")
+    case_ref: Mapped[CaseRef] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("uq_recording_case_ref", "recording_id", "case_ref_id", unique=True),
+    )
+
+
+class ConsentRecordRow(Base):
+    """The consent record as received with the call; append-only (a change is a new row)."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    recording_id: Mapped[str | None] = mapped_column(
+        ForeignKey("recordings.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: hash = SHA-256(prev_hash + canonical event)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    recording_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,1 @@
+"""Key-encryption keys (KEKs) that wrap the per-recording data keysets."""

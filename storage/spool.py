@@ -1,0 +1,125 @@
+"""The local spool: the durability boundary. A job is a directory holding the audio and a JSON
+manifest; every change to the manifest is written atomically (temp, fsync, rename)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.errors import StorageError
+from storage.fsutil import atomic_write_bytes, durable_copy, fsync_dir
+
+STATES = ("spooled", "probed", "transcoded", "encrypted", "uploaded")
+
+
+@dataclass
+class Job:
+    """A job directory and its manifest (a plain dict persisted as JSON)."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest["recording_id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.manifest["state"])
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def save(self) -> None:
+        data = json.dumps(self.manifest, indent=2, sort_keys=True).encode()
+        atomic_write_bytes(self.path / "manifest.json", data)
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.jobs_dir = root / "jobs"
+        self.rejected_dir = root / "rejected"
+        self._incoming = root / "incoming"
+
+    def ensure(self) -> None:
+        for d in (self.jobs_dir, self.rejected_dir, self._incoming):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def create(self, recording_id: str, source: Path, manifest: dict[str, Any],
+               *, move: bool = False) -> Job:
+        """Make the job durable: audio and manifest fsync'd in a staging dir, then renamed in."""
+        self.ensure()
+        staging = self._incoming / recording_id
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        name = "source" + (source.suffix.lower() or ".bin")
+        try:
+            if move:
+                os.replace(source, staging / name)
+            else:
+                durable_copy(source, staging / name)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StorageError(f"cannot copy {source} into the spool {self.root}: {exc}") from exc
+        job = Job(staging, {**manifest, "recording_id": recording_id, "state": "spooled",
+                            "source": name})
+        job.save()
+        fsync_dir(staging)
+        final = self.jobs_dir / recording_id
+        os.replace(staging, final)
+        fsync_dir(self.jobs_dir)
+        job.path = final
+        return job
+
+    def load(self, recording_id: str) -> Job:
+        path = self.jobs_dir / recording_id
+        try:
+            manifest = json.loads((path / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise StorageError(f"no job {recording_id} in the spool {self.jobs_dir}") from None
+        except json.JSONDecodeError as exc:
+            raise StorageError(f"job {recording_id}: manifest is not valid JSON ({exc})") from exc
+        return Job(path, manifest)
+
+    def pending(self) -> list[str]:
+        if not self.jobs_dir.is_dir():
+            return []
+        dirs = [p for p in self.jobs_dir.iterdir() if (p / "manifest.json").is_file()]
+        return [p.name for p in sorted(dirs, key=lambda p: p.stat().st_mtime)]
+
+    @contextmanager
+    def lock(self, recording_id: str) -> Iterator[bool]:
+        """Non-blocking per-job lock (released by the kernel if the process dies)."""
+        path = self.jobs_dir / recording_id / ".lock"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def finish(self, job: Job) -> None:
+        shutil.rmtree(job.path)
+        fsync_dir(self.jobs_dir)
+
+    def reject(self, job: Job, reason: str) -> Path:
+        self.ensure()
+        dest = self.rejected_dir / job.id
+        (job.path / "reason.txt").write_text(reason + "\n")
+        os.replace(job.path, dest)
+        fsync_dir(self.rejected_dir)
+        fsync_dir(self.jobs_dir)
+        return dest

@@ -1,0 +1,1 @@
+"""telephony package (see ../shared/design.md)."""
