@@ -99,7 +99,8 @@ def merge_legs(left: Path, right: Path, dst: Path) -> float:
     """
     from pydub import AudioSegment
 
-    a, b = AudioSegment.from_wav(str(left)), AudioSegment.from_wav(str(right))
+    with open(left, "rb") as fl, open(right, "rb") as fr:
+        a, b = AudioSegment.from_wav(fl), AudioSegment.from_wav(fr)
     rate = max(a.frame_rate, b.frame_rate)
     a, b = (s.set_channels(1).set_frame_rate(rate).set_sample_width(2) for s in (a, b))
     frames = int(max(a.frame_count(), b.frame_count()))
@@ -109,5 +110,6 @@ def merge_legs(left: Path, right: Path, dst: Path) -> float:
         return (seg + AudioSegment.silent(missing_ms, frame_rate=rate)).get_sample_slice(0, frames)
 
     a, b = pad(a), pad(b)
-    AudioSegment.from_mono_audiosegments(a, b).export(str(dst), format="wav")
+    with open(dst, "wb") as out:
+        AudioSegment.from_mono_audiosegments(a, b).export(out, format="wav")
     return frames / rate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,8 +164,11 @@ class Recordings:
             raise StorageError("an export needs a --reason (it is written to the audit log)")
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
-            if rec.state != "stored" or rec.key is None:
+            if rec.state != "stored":
                 raise StorageError(f"recording {rec.id} is {rec.state}; it cannot be exported")
+            if rec.key is None:
+                raise StorageError(f"recording {rec.id} has no data key in the catalogue; "
+                                   "its audio cannot be decrypted")
             kek_id, wrapped = rec.key.kek_id, rec.key.wrapped_keyset
             info = (rec.format, rec.sample_rate, rec.object_key, rec.sha256_plaintext,
                     rec.sha256_ciphertext)
@@ -199,10 +203,12 @@ class Recordings:
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         plain = hashlib.sha256()
         source = self.store.open(key)
+        proc: subprocess.Popen[bytes] | None = None
         try:
             with open(tmp, "wb") as fh:
                 reader, tap = data_key.decrypt_stream(source)
-                proc = None if fmt == stored_fmt else self.audio.decoder(fmt, rate, fh)
+                if fmt != stored_fmt:
+                    proc = self.audio.decoder(fmt, rate, fh)
                 sink: Any = proc.stdin if proc else fh
                 try:
                     while chunk := reader.read(CHUNK):
@@ -210,29 +216,40 @@ class Recordings:
                         sink.write(chunk)
                 except tink.TinkError:
                     raise raise_integrity(rid) from None
-                finally:
-                    if proc:
-                        proc.stdin.close()  # type: ignore[union-attr]
-                        err = proc.stderr.read().decode() if proc.stderr else ""
-                        if proc.wait() != 0:
-                            raise StorageError(f"recording {rid}: ffmpeg could not convert to "
-                                               f"{fmt}: {err.strip()[-300:]}")
                 # Everything was read: the ciphertext and plaintext checksums must both match.
                 if tap.sha256.hexdigest() != sha_cipher or plain.hexdigest() != sha_plain:
                     raise raise_integrity(rid)
+                if proc:
+                    _finish_decoder(proc, rid, fmt)
+                    proc = None
                 fh.flush()
                 os.fsync(fh.fileno())
-            size = tmp.stat().st_size
             with open(tmp, "rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            size = tmp.stat().st_size
             os.replace(tmp, out)
             fsync_dir(out.parent)
-        except (IntegrityError, StorageError):
-            raise
         except OSError as exc:
             raise StorageError(f"cannot write {out}: {exc}") from exc
         finally:
+            if proc:  # failed part-way: stop ffmpeg, its output is discarded with tmp
+                proc.kill()
+                _finish_decoder(proc, rid, fmt, quiet=True)
             tmp.unlink(missing_ok=True)
             source.close()
         return ExportResult(rid, out, fmt, size, digest)
 
+
+def _finish_decoder(proc: subprocess.Popen[bytes], rid: str, fmt: str,
+                    quiet: bool = False) -> None:
+    if proc.stdin:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.wait() != 0 and not quiet:
+        raise StorageError(f"recording {rid}: ffmpeg could not convert to {fmt}: "
+                           f"{err.strip()[-300:]}")

@@ -9,7 +9,9 @@ from pathlib import Path
 import botocore.exceptions
 import psycopg
 import pytest
-from servers import PostgresServer, S3Server, start_postgres, start_seaweedfs
+
+from tests import servers
+from tests.servers import PostgresServer, S3Server, start_postgres, start_seaweedfs
 
 pytestmark = pytest.mark.postgres_s3
 
@@ -126,3 +128,9 @@ def test_stop_leaves_no_processes(tmp_path_factory: pytest.TempPathFactory) -> N
     assert _pids_mentioning(str(s3_dir.resolve())) == []
     assert s3.process.poll() is not None
     assert not any(_port_open(p) for p in [pg.port, *s3.ports.values()])
+
+
+def test_missing_postgres_binaries_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(servers, "PG_BIN", tmp_path / "no-such-bin")
+    with pytest.raises(RuntimeError, match=r"binaries missing: .*no-such-bin/initdb"):
+        start_postgres(tmp_path / "pg")
