@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -14,8 +16,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
+    Unicode,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -51,7 +55,7 @@ class Recording(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(255), index=True)
-    state: Mapped[str] = mapped_column(String(16))  # stored | destroyed
+    state: Mapped[str] = mapped_column(String(16))  # stored | destroying | destroyed
     complete: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -71,6 +75,11 @@ class Recording(Base):
     object_key: Mapped[str] = mapped_column(String(255), unique=True)
     retention_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Fingerprint of the retention policy that set retention_class/expires_at.
+    retention_policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The purge run destroying this recording (state "destroying") and when it claimed it.
+    purge_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    purge_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     key: Mapped[RecordingKey | None] = relationship(
         back_populates="recording", cascade="all, delete-orphan", uselist=False
@@ -79,7 +88,12 @@ class Recording(Base):
         back_populates="recording", cascade="all, delete-orphan", order_by="RecordingCaseRef.id"
     )
 
-    __table_args__ = (Index("ix_recordings_started_at", "started_at"),)
+    __table_args__ = (
+        Index("ix_recordings_started_at", "started_at"),
+        # The purge's lookup: state first, so destroyed rows (whose expiry is long past) are
+        # never scanned again; see docs/adr (retention) and bench/purge.py.
+        Index("ix_recordings_state_expires_at", "state", "expires_at"),
+    )
 
 
 class RecordingKey(Base):
@@ -156,3 +170,85 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LegalHold(Base):
+    """A legal hold: while active (released_at NULL) nothing it covers is destroyed."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(120))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    items: Mapped[list[LegalHoldItem]] = relationship(
+        back_populates="hold", cascade="all, delete-orphan", order_by="LegalHoldItem.id"
+    )
+
+
+class LegalHoldItem(Base):
+    """What a hold covers: one recording, or a case reference (also recordings tagged later)."""
+
+    __tablename__ = "legal_hold_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hold_id: Mapped[int] = mapped_column(
+        ForeignKey("legal_holds.id", ondelete="CASCADE"), index=True
+    )
+    recording_id: Mapped[str | None] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    case_reference: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+
+    hold: Mapped[LegalHold] = relationship(back_populates="items")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(recording_id IS NULL) <> (case_reference IS NULL)",
+            name="ck_legal_hold_items_one_target",
+        ),
+    )
+
+
+class DestructionRecord(Base):
+    """Proof that something was destroyed, holding no personal data. One per recording (or
+    consent-only record): the unique indexes make a second destruction record impossible."""
+
+    __tablename__ = "destruction_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # recording | consent-record
+    recording_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    consent_record_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    versions_removed: Mapped[int] = mapped_column(Integer)
+    key_destroyed: Mapped[bool] = mapped_column(Boolean)
+    consent_records_removed: Mapped[int] = mapped_column(Integer)
+    retention_class: Mapped[str] = mapped_column(String(64))
+    retention_period: Mapped[str] = mapped_column(String(32))
+    policy_id: Mapped[str] = mapped_column(String(120))
+    policy_fingerprint: Mapped[str] = mapped_column(String(64))
+    expired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())  # the "now" the run judged expiry by
+    destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    resumed_from_run: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    node: Mapped[str] = mapped_column(String(255))
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# APScheduler 3's job table (SQLAlchemyJobStore, same definition). It is created by migration
+# 0002 rather than by the scheduler, so that several nodes starting `serve` at once cannot race
+# to create it, and declared here so that Alembic autogenerate does not propose dropping it.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
