@@ -118,7 +118,8 @@ def cmd_list(args: argparse.Namespace, svc: Services) -> int:
               f"{'SERVICE':<14}  CASES")
         for r in rows:
             print(f"{r['id']:<36}  {r['started_at'][:19]:<19}  {r['duration_s']:>7.1f}s  "
-                  f"{r['state']:<9}  {(r['service'] or '-'):<14}  {', '.join(r['case_ids']) or '-'}")
+                  f"{r['state']:<9}  {(r['service'] or '-'):<14}  "
+                  f"{', '.join(r['case_ids']) or '-'}")
         print(f"{len(rows)} recording(s)", file=sys.stderr)
 
     _emit(args, rows, human)
@@ -171,8 +172,9 @@ def cmd_keys_rotate(args: argparse.Namespace, svc: Services) -> int:
     print(f"new key-encryption key {new}", file=sys.stderr)
     r = rewrap_all(svc.catalogue, svc.envelope, actor=_actor())
     data = {"kek_id": r.new_kek_id, "rewrapped": r.rewrapped, "from": r.from_keks}
+    sources = "".join(f"\n  from {k}: {n}" for k, n in r.from_keks.items())
     _emit(args, data, lambda: print(f"re-wrapped {r.rewrapped} data key(s) under {r.new_kek_id}"
-                                    + "".join(f"\n  from {k}: {n}" for k, n in r.from_keks.items())))
+                                    + sources))
     return 0
 
 

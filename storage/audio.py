@@ -37,9 +37,22 @@ class AudioTools:
         """Describe the first audio stream, or raise RejectedAudioError saying what is wrong."""
         try:
             r = subprocess.run(
-                [self.ffprobe, "-v", "error", "-show_streams", "-show_format",
-                 "-select_streams", "a", "-of", "json", str(path)],
-                capture_output=True, text=True, timeout=120, check=False,
+                [
+                    self.ffprobe,
+                    "-v",
+                    "error",
+                    "-show_streams",
+                    "-show_format",
+                    "-select_streams",
+                    "a",
+                    "-of",
+                    "json",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
         except FileNotFoundError:
             raise StorageError(f"ffprobe not found at {self.ffprobe!r} (audio.ffprobe)") from None
@@ -69,15 +82,37 @@ class AudioTools:
         container, codec = FORMATS[fmt]
         args = ["-c:a", codec]
         if fmt == "opus":
-            args += ["-b:a", f"{self.opus_bitrate_kbps}k", "-application", "voip",
-                     "-compression_level", str(self.opus_complexity), "-vbr", "on"]
+            args += [
+                "-b:a",
+                f"{self.opus_bitrate_kbps}k",
+                "-application",
+                "voip",
+                "-compression_level",
+                str(self.opus_complexity),
+                "-vbr",
+                "on",
+            ]
         return [*args, "-f", container]
 
     def transcode(self, src: Path, dst: Path, fmt: str) -> None:
         """Decode everything in src and encode it to dst; a decode error rejects the input."""
-        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-xerror", "-y",
-               "-i", str(src), "-map", "0:a:0", "-map_metadata", "-1",
-               *self._encode_args(fmt), str(dst)]
+        cmd = [
+            self.ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-xerror",
+            "-y",
+            "-i",
+            str(src),
+            "-map",
+            "0:a:0",
+            "-map_metadata",
+            "-1",
+            *self._encode_args(fmt),
+            str(dst),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
         if r.returncode != 0:
             detail = (r.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
@@ -112,4 +147,4 @@ def merge_legs(left: Path, right: Path, dst: Path) -> float:
     a, b = pad(a), pad(b)
     with open(dst, "wb") as out:
         AudioSegment.from_mono_audiosegments(a, b).export(out, format="wav")
-    return frames / rate
+    return frames / int(rate)

@@ -102,17 +102,26 @@ def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
         count += 1
         if ev.seq != expected_seq:
             return VerifyResult(
-                False, count, prev, expected_seq,
+                False,
+                count,
+                prev,
+                expected_seq,
                 f"row {expected_seq} is missing (next row present is {ev.seq})",
             )
         if ev.prev_hash != prev:
             return VerifyResult(
-                False, count, prev, ev.seq,
+                False,
+                count,
+                prev,
+                ev.seq,
                 f"row {ev.seq} does not link to row {ev.seq - 1} (removed or reordered rows)",
             )
         if _event_hash(prev, ev) != ev.hash:
             return VerifyResult(
-                False, count, prev, ev.seq,
+                False,
+                count,
+                prev,
+                ev.seq,
                 f"row {ev.seq} ({ev.action}) was altered: its content no longer matches its hash",
             )
         prev, expected_seq = ev.hash, expected_seq + 1

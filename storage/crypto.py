@@ -118,7 +118,9 @@ class DataKey:
             )
             return stream.read().decode()  # type: ignore[no-any-return]
         except tink.TinkError:
-            raise IntegrityError(f"recording {self.recording_id}: a sealed field failed to open") from None
+            raise IntegrityError(
+                f"recording {self.recording_id}: a sealed field failed to open"
+            ) from None
 
 
 class Envelope:

@@ -117,8 +117,9 @@ class IngestPipeline:
 
     # -- entry points -----------------------------------------------------------------------
 
-    def submit(self, source: Path, request: IngestRequest, *, actor: str,
-               move: bool = False) -> Job:
+    def submit(
+        self, source: Path, request: IngestRequest, *, actor: str, move: bool = False
+    ) -> Job:
         """Make the job durable in the spool. Nothing else happens before this returns."""
         request.validate()
         if not source.is_file():
@@ -165,7 +166,8 @@ class IngestPipeline:
             except ObjectStoreUnavailable as exc:
                 log.warning("deferred %s at step %s: %s", job.id, job.state, exc)
                 return IngestResult(
-                    job.id, "deferred",
+                    job.id,
+                    "deferred",
                     f"{exc}; the job is safe in the spool, run `callvault ingest --resume`",
                 )
 
@@ -243,7 +245,8 @@ class IngestPipeline:
             "ciphertext_bytes": result.ciphertext_bytes,
             "caller_hash": self.hasher.hash(caller) if caller else None,
             "caller_sealed": base64.b64encode(key.seal(caller, "caller")).decode()
-            if caller else None,
+            if caller
+            else None,
         }
         # The caller number now exists only sealed under the data key and as a keyed hash.
         self._step(job, "encrypted")
@@ -286,7 +289,8 @@ class IngestPipeline:
                 agent=req["agent"],
                 caller_hash=enc["caller_hash"],
                 caller_ciphertext=base64.b64decode(enc["caller_sealed"])
-                if enc["caller_sealed"] else None,
+                if enc["caller_sealed"]
+                else None,
                 format=m["transcoded"]["format"],
                 plaintext_bytes=enc["plaintext_bytes"],
                 stored_bytes=enc["ciphertext_bytes"],
@@ -303,27 +307,38 @@ class IngestPipeline:
             for ref in dict.fromkeys(req["case_ids"]):
                 link_case(s, rec, ref, source=req["case_source"], actor=m["actor"], now=now)
             if req["consent"] is not None:
-                s.add(ConsentRecordRow(
-                    call_id=req["call_id"], recording_id=job.id, received_at=now,
-                    document=canonical_json(req["consent"]),
-                ))
+                s.add(
+                    ConsentRecordRow(
+                        call_id=req["call_id"],
+                        recording_id=job.id,
+                        received_at=now,
+                        document=canonical_json(req["consent"]),
+                    )
+                )
             s.flush()
             if self._on_committed:
                 self._on_committed(s, rec)
             self.audit.append(
-                s, actor=m["actor"], action="recording.ingest", recording_id=job.id,
+                s,
+                actor=m["actor"],
+                action="recording.ingest",
+                recording_id=job.id,
                 details={
-                    "call_id": req["call_id"], "object_key": rec.object_key,
-                    "format": rec.format, "duration_s": rec.duration_s,
-                    "sha256_ciphertext": rec.sha256_ciphertext, "kek_id": enc["kek_id"],
+                    "call_id": req["call_id"],
+                    "object_key": rec.object_key,
+                    "format": rec.format,
+                    "duration_s": rec.duration_s,
+                    "sha256_ciphertext": rec.sha256_ciphertext,
+                    "kek_id": enc["kek_id"],
                     "case_ids": list(dict.fromkeys(req["case_ids"])),
                     "complete": rec.complete,
                 },
             )
 
 
-def link_case(session: Any, rec: Recording, reference: str, *, source: str, actor: str,
-              now: datetime) -> bool:
+def link_case(
+    session: Any, rec: Recording, reference: str, *, source: str, actor: str, now: datetime
+) -> bool:
     """Attach a case reference (created on first use); False when it was already attached."""
     ref = session.scalar(select(CaseRef).where(CaseRef.reference == reference))
     if ref is None:

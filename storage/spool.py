@@ -53,8 +53,9 @@ class Spool:
         for d in (self.jobs_dir, self.rejected_dir, self._incoming):
             d.mkdir(parents=True, exist_ok=True)
 
-    def create(self, recording_id: str, source: Path, manifest: dict[str, Any],
-               *, move: bool = False) -> Job:
+    def create(
+        self, recording_id: str, source: Path, manifest: dict[str, Any], *, move: bool = False
+    ) -> Job:
         """Make the job durable: audio and manifest fsync'd in a staging dir, then renamed in."""
         self.ensure()
         staging = self._incoming / recording_id
@@ -70,8 +71,9 @@ class Spool:
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StorageError(f"cannot copy {source} into the spool {self.root}: {exc}") from exc
-        job = Job(staging, {**manifest, "recording_id": recording_id, "state": "spooled",
-                            "source": name})
+        job = Job(
+            staging, {**manifest, "recording_id": recording_id, "state": "spooled", "source": name}
+        )
         job.save()
         fsync_dir(staging)
         final = self.jobs_dir / recording_id

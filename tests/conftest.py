@@ -45,15 +45,24 @@ class Backend:
     settings: Settings
     s3: S3Server | None = None
 
-    def cli(self, *args: str, check: bool = False, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self,
+        *args: str,
+        check: bool = False,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the installed `callvault` console script against this backend."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
         full_env.update(env or {})
         r = subprocess.run(
             [CALLVAULT, "--config", str(self.config), *args],
-            capture_output=True, text=True, env=full_env, timeout=timeout,
-            cwd=self.config.parent, check=False,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            cwd=self.config.parent,
+            check=False,
         )
         if check and r.returncode != 0:
             raise AssertionError(f"callvault {' '.join(args)} exited {r.returncode}:\n{r.stderr}")
@@ -105,10 +114,14 @@ def espeak(text: str, out: Path, voice: str = "en-gb", rate: int = 8000) -> Path
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is not installed; `make test` installs it")
     raw = out.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True,
-                   capture_output=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-ar", str(rate), "-ac", "1",
-                    str(out)], check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True
+    )
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-ar", str(rate), "-ac", "1", str(out)],
+        check=True,
+        capture_output=True,
+    )
     raw.unlink()
     return out
 
@@ -117,9 +130,11 @@ def espeak(text: str, out: Path, voice: str = "en-gb", rate: int = 8000) -> Path
 def speech_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stereo 8 kHz call: caller speech left, staff speech right (different lengths)."""
     d = tmp_path_factory.mktemp("speech")
-    left = espeak("I would like to report a missed bin collection on Ongar Road.",
-                  d / "caller.wav")
-    right = espeak("Thank you. I have logged the missed collection for tomorrow morning.",
-                   d / "staff.wav", voice="en-us")
+    left = espeak("I would like to report a missed bin collection on Ongar Road.", d / "caller.wav")
+    right = espeak(
+        "Thank you. I have logged the missed collection for tomorrow morning.",
+        d / "staff.wav",
+        voice="en-us",
+    )
     merge_legs(left, right, d / "call.wav")
     return d / "call.wav"

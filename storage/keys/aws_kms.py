@@ -41,22 +41,28 @@ class AwsKmsKeyWrapper(KeyWrapper):
     def wrap(self, keyset: bytes, associated_data: bytes) -> bytes:
         try:
             r = self._client.encrypt(
-                KeyId=self.key_id, Plaintext=keyset,
+                KeyId=self.key_id,
+                Plaintext=keyset,
                 EncryptionContext=self._context(associated_data),
             )
         except (ClientError, BotoCoreError) as exc:
-            raise KeyUnavailableError(f"KMS key {self.key_id} could not wrap a data key: {exc}") from exc
+            raise KeyUnavailableError(
+                f"KMS key {self.key_id} could not wrap a data key: {exc}"
+            ) from exc
         return r["CiphertextBlob"]  # type: ignore[no-any-return]
 
     def unwrap(self, kek_id: str, wrapped: bytes, associated_data: bytes) -> bytes:
         _, key_id = split_kek_id(kek_id)
         try:
             r = self._client.decrypt(
-                CiphertextBlob=wrapped, KeyId=key_id,
+                CiphertextBlob=wrapped,
+                KeyId=key_id,
                 EncryptionContext=self._context(associated_data),
             )
         except (ClientError, BotoCoreError) as exc:
-            raise KeyUnavailableError(f"KMS key {key_id} could not unwrap the data key: {exc}") from exc
+            raise KeyUnavailableError(
+                f"KMS key {key_id} could not unwrap the data key: {exc}"
+            ) from exc
         return r["Plaintext"]  # type: ignore[no-any-return]
 
     def can_unwrap(self, kek_id: str) -> bool:

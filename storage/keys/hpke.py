@@ -52,14 +52,18 @@ class HpkeKeyWrapper(KeyWrapper):
             raise KeyUnavailableError(f"data key does not open under {kek_id}") from None
 
     def can_unwrap(self, kek_id: str) -> bool:
-        return kek_id.startswith("hpke:") and self.keydir.read(split_kek_id(kek_id)[1], _PRIVATE) is not None
+        return (
+            kek_id.startswith("hpke:")
+            and self.keydir.read(split_kek_id(kek_id)[1], _PRIVATE) is not None
+        )
 
     def rotate(self, new_key: str | None = None) -> str:
         name = self.keydir.new_name()
         private = tink.new_keyset_handle(_TEMPLATE)
         public = private.public_keyset_handle()
         self.keydir.write(
-            name, _PRIVATE,
+            name,
+            _PRIVATE,
             tink.json_proto_keyset_format.serialize(private, secret_key_access.TOKEN).encode(),
         )
         self.keydir.write(

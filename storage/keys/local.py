@@ -29,7 +29,9 @@ class LocalKeyWrapper(KeyWrapper):
         if name not in self._cache:
             data = self.keydir.read(name, _SUFFIX)
             if data is None:
-                raise KeyUnavailableError(f"key-encryption key {kek_id} is not in {self.keydir.path}")
+                raise KeyUnavailableError(
+                    f"key-encryption key {kek_id} is not in {self.keydir.path}"
+                )
             handle = tink.json_proto_keyset_format.parse(data.decode(), secret_key_access.TOKEN)
             self._cache[name] = handle.primitive(aead.Aead)
         return self._cache[name]
@@ -44,13 +46,17 @@ class LocalKeyWrapper(KeyWrapper):
             raise KeyUnavailableError(f"data key does not open under {kek_id}") from None
 
     def can_unwrap(self, kek_id: str) -> bool:
-        return kek_id.startswith("local:") and self.keydir.read(split_kek_id(kek_id)[1], _SUFFIX) is not None
+        return (
+            kek_id.startswith("local:")
+            and self.keydir.read(split_kek_id(kek_id)[1], _SUFFIX) is not None
+        )
 
     def rotate(self, new_key: str | None = None) -> str:
         name = self.keydir.new_name()
         handle = tink.new_keyset_handle(aead.aead_key_templates.AES256_GCM)
         self.keydir.write(
-            name, _SUFFIX,
+            name,
+            _SUFFIX,
             tink.json_proto_keyset_format.serialize(handle, secret_key_access.TOKEN).encode(),
         )
         self.keydir.set_current(name)

@@ -54,7 +54,9 @@ class FilesystemStore(ObjectStore):
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError:
-            raise NotFoundError(f"object {key} is not in the filesystem store {self.root}") from None
+            raise NotFoundError(
+                f"object {key} is not in the filesystem store {self.root}"
+            ) from None
 
     def versions(self, key: str) -> list[str]:
         return ["current"] if self._path(key).is_file() else []
@@ -72,4 +74,3 @@ class FilesystemStore(ObjectStore):
             if path.parent.exists():
                 fsync_dir(path.parent)
         return removed
-

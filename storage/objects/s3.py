@@ -66,7 +66,9 @@ class S3Store(ObjectStore):
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "?")
             if code in ("NoSuchBucket",):
-                return StorageError(f"{doing}: bucket {self.bucket} does not exist ({self._where()})")
+                return StorageError(
+                    f"{doing}: bucket {self.bucket} does not exist ({self._where()})"
+                )
             if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
                 return StorageError(f"{doing}: access denied by {self._where()} ({code})")
             return StorageError(f"{doing}: {self._where()} answered {code}")
@@ -100,9 +102,13 @@ class S3Store(ObjectStore):
             return existing  # a resumed job whose upload had already finished
         try:
             self._client.upload_file(
-                str(path), self.bucket, key,
-                ExtraArgs={"Metadata": {"sha256": sha256},
-                           "ContentType": "application/octet-stream"},
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "Metadata": {"sha256": sha256},
+                    "ContentType": "application/octet-stream",
+                },
                 Config=self._transfer,
             )
         except (ClientError, *_UNREACHABLE) as exc:
@@ -166,8 +172,10 @@ class S3Store(ObjectStore):
                 batch = pairs[i : i + 1000]
                 r = self._client.delete_objects(
                     Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k, "VersionId": v} for k, v in batch],
-                            "Quiet": False},
+                    Delete={
+                        "Objects": [{"Key": k, "VersionId": v} for k, v in batch],
+                        "Quiet": False,
+                    },
                 )
                 if r.get("Errors"):
                     first = r["Errors"][0]

@@ -10,16 +10,28 @@ from tests.conftest import CALLVAULT, Backend
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CALLVAULT, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=180, check=False, env={"PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [CALLVAULT, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     r = run(tmp_path, "demo")
     assert r.returncode == 0, r.stderr
-    for step in ("[1] callvault init", "step done: uploaded", "step done: committed",
-                 "not 'RIFF' or 'OggS'", "checksums of ciphertext and plaintext verified",
-                 "intact: 2 events"):
+    for step in (
+        "[1] callvault init",
+        "step done: uploaded",
+        "step done: committed",
+        "not 'RIFF' or 'OggS'",
+        "checksums of ciphertext and plaintext verified",
+        "intact: 2 events",
+    ):
         assert step in r.stdout
     listed = json.loads(run(tmp_path, "recordings", "list", "--json").stdout)
     assert len(listed) == 1 and listed[0]["case_ids"] == ["CT-2026-0001"]
@@ -43,12 +55,25 @@ def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
     assert r.returncode == 1 and "run `callvault init`" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_json_contract_of_ingest_and_show(backend: Backend, services: object,
-                                          speech_call: Path, tmp_path: Path) -> None:
+def test_json_contract_of_ingest_and_show(
+    backend: Backend, services: object, speech_call: Path, tmp_path: Path
+) -> None:
     consent = tmp_path / "consent.json"
     consent.write_text(json.dumps({"recorded": True, "lawful_basis": "public task"}))
-    r = backend.cli("ingest", str(speech_call), "--call-id", "k1", "--case-id", "A",
-                    "--case-id", "B", "--consent", str(consent), "--json", check=True)
+    r = backend.cli(
+        "ingest",
+        str(speech_call),
+        "--call-id",
+        "k1",
+        "--case-id",
+        "A",
+        "--case-id",
+        "B",
+        "--consent",
+        str(consent),
+        "--json",
+        check=True,
+    )
     doc = json.loads(r.stdout)
     for key in ("id", "state", "duration_s", "channels", "case_ids", "consent"):
         assert key in doc

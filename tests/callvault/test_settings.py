@@ -31,34 +31,47 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
 def test_environment_overrides_the_file_and_secrets_are_masked(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[store]\nbackend = "s3"\n[s3]\nbucket = "b"\npath_style = false\n')
-    s = load_settings(cfg, environ={
-        "CALLVAULT_S3_ENDPOINT_URL": "http://127.0.0.1:8333",
-        "CALLVAULT_S3_PATH_STYLE": "true",
-        "CALLVAULT_S3_SECRET_ACCESS_KEY": "hunter2",
-        "CALLVAULT_DATABASE_URL": "postgresql+psycopg://u@db/cv",
-    })
+    s = load_settings(
+        cfg,
+        environ={
+            "CALLVAULT_S3_ENDPOINT_URL": "http://127.0.0.1:8333",
+            "CALLVAULT_S3_PATH_STYLE": "true",
+            "CALLVAULT_S3_SECRET_ACCESS_KEY": "hunter2",
+            "CALLVAULT_DATABASE_URL": "postgresql+psycopg://u@db/cv",
+        },
+    )
     assert s.s3.endpoint_url == "http://127.0.0.1:8333" and s.s3.path_style is True
     assert s.database.url == "postgresql+psycopg://u@db/cv"
     assert s.s3.secret_access_key == Secret("hunter2")
     assert "hunter2" not in repr(s)
 
 
-@pytest.mark.parametrize(("text", "env", "message"), [
-    ('[audio]\nformat = "mp3"\n', {}, "audio.format = 'mp3' is not allowed; allowed values: "
-                                      "'opus', 'wav'"),
-    ('[audio]\nopus_complexity = 11\n', {}, "audio.opus_complexity = 11 is out of range 0..10"),
-    ('[s3]\npath_style = "yes"\n', {}, "s3.path_style = 'yes' is not a boolean"),
-    ('[s3]\nbuckett = "x"\n', {}, "unknown key s3.buckett"),
-    ('[sip]\nport = 1\n', {}, "unknown section [sip]"),
-    ("[audio\n", {}, "not valid TOML"),
-    ("", {"CALLVAULT_S3_MAX_ATTEMPTS": "many"}, "CALLVAULT_S3_MAX_ATTEMPTS = 'many' is not an "
-                                                 "integer"),
-    ("", {"CALLVAULT_S3_BUCKIT": "x"}, "unknown environment variable CALLVAULT_S3_BUCKIT"),
-    ("", {"CALLVAULT_KEYS_MODE": "aws-kms"}, "keys.kms_key_id must be set"),
-    ("", {"CALLVAULT_DATABASE_URL": "mysql://x"}, "only sqlite:/// and postgresql"),
-])
-def test_bad_configuration_names_key_and_value(tmp_path: Path, text: str, env: dict[str, str],
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        (
+            '[audio]\nformat = "mp3"\n',
+            {},
+            "audio.format = 'mp3' is not allowed; allowed values: 'opus', 'wav'",
+        ),
+        ("[audio]\nopus_complexity = 11\n", {}, "audio.opus_complexity = 11 is out of range 0..10"),
+        ('[s3]\npath_style = "yes"\n', {}, "s3.path_style = 'yes' is not a boolean"),
+        ('[s3]\nbuckett = "x"\n', {}, "unknown key s3.buckett"),
+        ("[sip]\nport = 1\n", {}, "unknown section [sip]"),
+        ("[audio\n", {}, "not valid TOML"),
+        (
+            "",
+            {"CALLVAULT_S3_MAX_ATTEMPTS": "many"},
+            "CALLVAULT_S3_MAX_ATTEMPTS = 'many' is not an integer",
+        ),
+        ("", {"CALLVAULT_S3_BUCKIT": "x"}, "unknown environment variable CALLVAULT_S3_BUCKIT"),
+        ("", {"CALLVAULT_KEYS_MODE": "aws-kms"}, "keys.kms_key_id must be set"),
+        ("", {"CALLVAULT_DATABASE_URL": "mysql://x"}, "only sqlite:/// and postgresql"),
+    ],
+)
+def test_bad_configuration_names_key_and_value(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     cfg = tmp_path / "callvault.toml"
     cfg.write_text(text)
     with pytest.raises(ConfigError) as exc:

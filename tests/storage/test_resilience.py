@@ -56,8 +56,13 @@ def count_rows(services: Services) -> int:
 def test_sigkill_at_each_step_then_resume_stores_exactly_once(
     backend: Backend, services: Services, speech_call: Path, step: str
 ) -> None:
-    r = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(backend.config), str(speech_call),
-                        step], capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(backend.config), str(speech_call), step],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == -signal.SIGKILL, r.stderr
     assert len(services.spool.pending()) == 1  # the job survived the crash
     resumed = backend.cli("ingest", "--resume", check=True)
@@ -85,8 +90,9 @@ def test_s3_unreachable_keeps_job_then_resume_succeeds(
     assert "unreachable" in r.stderr and "--resume" in r.stderr and "Traceback" not in r.stderr
     assert len(services.spool.pending()) == 1 and count_rows(services) == 0
     assert count_objects(backend, services) == 0
-    manifest = json.loads((services.spool.jobs_dir / services.spool.pending()[0]
-                           / "manifest.json").read_text())
+    manifest = json.loads(
+        (services.spool.jobs_dir / services.spool.pending()[0] / "manifest.json").read_text()
+    )
     assert manifest["state"] == "encrypted"
     assert "caller" not in manifest["request"]  # plaintext number gone once sealed
     r = backend.cli("ingest", "--resume", "--json", check=True)
@@ -139,7 +145,9 @@ def test_audit_verify_catches_edited_removed_and_reordered_rows(
     assert r.returncode == 1 and "row 2" in r.stderr and "altered" in r.stderr
     r = tampered(table.delete().where(table.c.seq == 2))
     assert r.returncode == 1 and "row 2 is missing" in r.stderr
-    swap = [table.update().where(table.c.seq == a).values(seq=b)
-            for a, b in ((2, 100), (3, 2), (100, 3))]
+    swap = [
+        table.update().where(table.c.seq == a).values(seq=b)
+        for a, b in ((2, 100), (3, 2), (100, 3))
+    ]
     r = tampered(*swap)
     assert r.returncode == 1 and "row 2 does not link" in r.stderr

@@ -42,10 +42,17 @@ def ingest(services: Services, path: Path, **kw: object) -> str:
     return result.recording_id
 
 
-def test_round_trip_of_real_speech(backend: Backend, services: Services, speech_call: Path,
-                                   tmp_path: Path) -> None:
-    rid = ingest(services, speech_call, caller="+44 1277 312 500", service="waste",
-                 case_ids=("WASTE-1",), consent={"recorded": True, "notice": {"version": "3"}})
+def test_round_trip_of_real_speech(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
+    rid = ingest(
+        services,
+        speech_call,
+        caller="+44 1277 312 500",
+        service="waste",
+        case_ids=("WASTE-1",),
+        consent={"recorded": True, "notice": {"version": "3"}},
+    )
     out = tmp_path / "out.wav"
     services.recordings().export(rid, out, reason="quality check", actor="supervisor", fmt="wav")
 
@@ -68,8 +75,9 @@ def test_round_trip_of_real_speech(backend: Backend, services: Services, speech_
     assert list(services.spool.jobs_dir.iterdir()) == []
 
 
-def test_stored_object_has_no_plaintext_audio(backend: Backend, services: Services,
-                                              speech_call: Path, tmp_path: Path) -> None:
+def test_stored_object_has_no_plaintext_audio(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
     rid = ingest(services, speech_call, caller="01277312500")
     plain = tmp_path / "plain.opus"
     services.recordings().export(rid, plain, reason="test", actor="t")  # stored format
@@ -119,8 +127,9 @@ def test_tampered_object_fails_clearly_and_writes_nothing(
     assert not out.exists()
 
 
-def test_object_of_another_recording_does_not_open(backend: Backend, services: Services,
-                                                   speech_call: Path, tmp_path: Path) -> None:
+def test_object_of_another_recording_does_not_open(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
     """The recording ID is the associated data: A's object cannot pass for B's."""
     a, b = ingest(services, speech_call, call_id="a"), ingest(services, speech_call, call_id="b")
     key_a = services.recordings().show(a)["object_key"]
@@ -133,15 +142,19 @@ def test_object_of_another_recording_does_not_open(backend: Backend, services: S
     with services.catalogue.session() as s:
         wrapped = s.get(RecordingKey, a)
         assert wrapped is not None
-        s.execute(update(RecordingKey).where(RecordingKey.recording_id == b)
-                  .values(wrapped_keyset=wrapped.wrapped_keyset))
+        s.execute(
+            update(RecordingKey)
+            .where(RecordingKey.recording_id == b)
+            .values(wrapped_keyset=wrapped.wrapped_keyset)
+        )
     with pytest.raises(KeyUnavailableError):
         services.recordings().export(b, tmp_path / "b.wav", reason="t", actor="t")
     assert not (tmp_path / "b.wav").exists()
 
 
-def test_missing_key_fails_clearly(backend: Backend, services: Services, speech_call: Path,
-                                   tmp_path: Path) -> None:
+def test_missing_key_fails_clearly(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
     rid = ingest(services, speech_call)
     with services.catalogue.session() as s:
         s.execute(delete(RecordingKey).where(RecordingKey.recording_id == rid))
@@ -159,14 +172,24 @@ def test_missing_key_fails_clearly(backend: Backend, services: Services, speech_
 def test_unknown_id_and_listing(backend: Backend, services: Services, speech_call: Path) -> None:
     with pytest.raises(NotFoundError, match="no recording with id 'nope'"):
         services.recordings().show("nope")
-    a = ingest(services, speech_call, call_id="a", caller="+44 1277 312500", service="waste",
-               case_ids=("C-1",))
+    a = ingest(
+        services,
+        speech_call,
+        call_id="a",
+        caller="+44 1277 312500",
+        service="waste",
+        case_ids=("C-1",),
+    )
     ingest(services, speech_call, call_id="b", caller="+44 1277 999999", service="tax")
     r = backend.cli("recordings", "list", "--caller", "+441277312500", "--json", check=True)
     rows = json.loads(r.stdout)
     assert [row["id"] for row in rows] == [a]
-    assert json.loads(backend.cli("recordings", "list", "--case-id", "C-1", "--json",
-                                  check=True).stdout)[0]["id"] == a
+    assert (
+        json.loads(
+            backend.cli("recordings", "list", "--case-id", "C-1", "--json", check=True).stdout
+        )[0]["id"]
+        == a
+    )
     assert len(json.loads(backend.cli("recordings", "list", "--json", check=True).stdout)) == 2
     r = backend.cli("recordings", "tag", a, "--case-id", "C-2", "--json", check=True)
     assert json.loads(r.stdout)["case_ids"] == ["C-1", "C-2"]
@@ -174,21 +197,27 @@ def test_unknown_id_and_listing(backend: Backend, services: Services, speech_cal
     assert r.returncode == 1 and "no recording with id 'missing-id'" in r.stderr
 
 
-def test_multipart_upload_of_a_large_object(backend: Backend, tmp_path: Path,
-                                            speech_call: Path) -> None:
+def test_multipart_upload_of_a_large_object(
+    backend: Backend, tmp_path: Path, speech_call: Path
+) -> None:
     if backend.s3 is None:
         pytest.skip("multipart is an S3 concern")
     text = backend.config.read_text() + '\n[audio]\nformat = "wav"\n'
-    backend.config.write_text(text.replace("connect_timeout_s", "multipart_threshold_mb = 5\n"
-                                           "multipart_chunk_mb = 5\nconnect_timeout_s"))
+    backend.config.write_text(
+        text.replace(
+            "connect_timeout_s",
+            "multipart_threshold_mb = 5\nmultipart_chunk_mb = 5\nconnect_timeout_s",
+        )
+    )
     svc = Services.build(backend.reload())
     svc.init()
     try:
         long = tmp_path / "long.wav"
         import subprocess
 
-        subprocess.run(["sox", str(speech_call)] + [str(speech_call)] * 60 + [str(long)],
-                       check=True)
+        subprocess.run(
+            ["sox", str(speech_call)] + [str(speech_call)] * 60 + [str(long)], check=True
+        )
         rid = ingest(svc, long)
         view = svc.recordings().show(rid)
         assert view["stored_bytes"] > 5 << 20
@@ -202,8 +231,9 @@ def test_multipart_upload_of_a_large_object(backend: Backend, tmp_path: Path,
         svc.close()
 
 
-def test_ingest_refuses_bad_metadata_and_keeps_input(backend: Backend, services: Services,
-                                                     speech_call: Path, tmp_path: Path) -> None:
+def test_ingest_refuses_bad_metadata_and_keeps_input(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
     bad = tmp_path / "consent.json"
     bad.write_text("{not json")
     r = backend.cli("ingest", str(speech_call), "--call-id", "c", "--consent", str(bad))
