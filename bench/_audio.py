@@ -35,7 +35,7 @@ SENTENCES = (
     "No, that is my old account, I changed banks in January.",
     "That explains it. I will need to update the account before we can pay you.",
     "Can you read me the sort code and the account number?",
-    "The sort code is twenty, forty, sixteen, and the account is three one five five eight two seven zero.",
+    "The sort code is twenty, forty, sixteen, and the account is three one five five eight two.",
     "I have updated the record, the missed payment will be reissued within five working days.",
     "Will I get a letter confirming that, or should I call back?",
     "You will receive a confirmation by post and by email, usually within two days.",
@@ -59,11 +59,12 @@ def _say(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     """espeak-ng speech (22.05 kHz) → telephone band at 8 kHz, float, peak-normalised."""
     wav = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     pcm = np.frombuffer(wav[44:], dtype="<i2").astype(np.float64)  # espeak's WAV header is 44 bytes
-    x = sosfilt(_PHONE_BAND, resample_poly(pcm, 160, 441))
-    return x / (np.max(np.abs(x)) + 1e-9)
+    x: np.ndarray = sosfilt(_PHONE_BAND, resample_poly(pcm, 160, 441))
+    return np.asarray(x / (np.max(np.abs(x)) + 1e-9), dtype=np.float64)
 
 
 def make_call(dst: Path, seconds: float, seed: int = 7) -> Path:
@@ -74,8 +75,10 @@ def make_call(dst: Path, seconds: float, seed: int = 7) -> Path:
         for i, text in enumerate(SENTENCES):
             voice = voices[i % len(voices)]
             pool[side].append(_say(text, voice, rng.randint(145, 185), rng.randint(35, 65)))
-    backs = {side: [_say(t, v[0], 170, 50) for t in BACKCHANNEL]
-             for side, v in ((0, CALLER_VOICES), (1, STAFF_VOICES))}
+    backs = {
+        side: [_say(t, v[0], 170, 50) for t in BACKCHANNEL]
+        for side, v in ((0, CALLER_VOICES), (1, STAFF_VOICES))
+    }
     n = int(seconds * RATE)
     out = np.zeros((n, 2))
     t, side = int(0.8 * RATE), 1  # staff answers first
@@ -112,8 +115,22 @@ def write_wav(dst: Path, pcm: np.ndarray) -> None:
 def loop_to(src: Path, dst: Path, seconds: float) -> Path:
     """Repeat src until it lasts `seconds` (ffmpeg streams it; nothing is held in memory)."""
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src),
-         "-t", str(seconds), "-c:a", "pcm_s16le", str(dst)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(src),
+            "-t",
+            str(seconds),
+            "-c:a",
+            "pcm_s16le",
+            str(dst),
+        ],
         check=True,
     )
     return dst
@@ -168,6 +185,8 @@ def stoi_per_channel(ref: Pcm, deg: Pcm) -> tuple[list[float], int, int]:
     lag = lag_samples(ref.samples[:, 0], deg.samples[:, 0])
     d = deg.samples[lag:] if lag >= 0 else np.vstack([np.zeros((-lag, 2)), deg.samples])
     n = min(len(ref.samples), len(d))
-    scores = [float(stoi(ref.samples[:n, ch], d[:n, ch], ref.rate, extended=False))
-              for ch in range(ref.samples.shape[1])]
+    scores = [
+        float(stoi(ref.samples[:n, ch], d[:n, ch], ref.rate, extended=False))
+        for ch in range(ref.samples.shape[1])
+    ]
     return scores, lag, len(deg.samples) - len(ref.samples)

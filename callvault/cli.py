@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callvault import cli_retention, cli_telephony
 from callvault.settings import ConfigError, load_settings
 from callvault.wiring import Services
 from storage.audit import verify_chain
@@ -19,6 +20,7 @@ from storage.errors import CallvaultError, StorageError
 from storage.ingest import IngestRequest, IngestResult, load_consent_file
 from storage.retrieval import ListFilter
 from storage.rotation import keys_in_use, rewrap_all
+from telephony.handoff import Handoff
 
 log = logging.getLogger("callvault")
 Handler = Callable[[argparse.Namespace, Services], int]
@@ -74,7 +76,10 @@ def cmd_ingest(args: argparse.Namespace, svc: Services) -> int:
     if args.resume:
         if args.files:
             raise StorageError("give either FILE… or --resume, not both")
-        results = pipeline.resume()
+        calls = Handoff(pipeline).recover()  # calls a stopped SIP agent left behind
+        for c in calls:
+            print(f"{c.flow_id}  recovered call ({c.kind}, incomplete)", file=sys.stderr)
+        results = [c.ingest for c in calls if c.ingest] + pipeline.resume()
         print(f"resumed {len(results)} job(s) from {svc.spool.jobs_dir}", file=sys.stderr)
         return _print_results(results)
     if not args.files:
@@ -264,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "a generated call ingested and exported, step by step",
                json_flag=False)
     demo.add_argument("--workdir", type=Path, help="where to put the generated audio")
+    cli_retention.register(sub, add)  # retention, hold, serve
+    cli_telephony.register(sub, add)  # agent, calls, objections
     return p
 
 

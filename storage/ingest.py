@@ -118,9 +118,19 @@ class IngestPipeline:
     # -- entry points -----------------------------------------------------------------------
 
     def submit(
-        self, source: Path, request: IngestRequest, *, actor: str, move: bool = False
+        self,
+        source: Path,
+        request: IngestRequest,
+        *,
+        actor: str,
+        move: bool = False,
+        recording_id: str | None = None,
     ) -> Job:
-        """Make the job durable in the spool. Nothing else happens before this returns."""
+        """Make the job durable in the spool. Nothing else happens before this returns.
+
+        A caller that names the recording ID (the SIP agent does) can submit again after a
+        crash without creating a second job.
+        """
         request.validate()
         if not source.is_file():
             raise StorageError(f"{source}: no such file")
@@ -142,7 +152,7 @@ class IngestPipeline:
                 "source_mtime": source.stat().st_mtime,
             },
         }
-        return self.spool.create(str(uuid.uuid4()), source, manifest, move=move)
+        return self.spool.create(recording_id or str(uuid.uuid4()), source, manifest, move=move)
 
     def ingest(self, source: Path, request: IngestRequest, *, actor: str) -> IngestResult:
         job = self.submit(source, request, actor=actor)

@@ -47,17 +47,23 @@ class Spool:
         self.root = root
         self.jobs_dir = root / "jobs"
         self.rejected_dir = root / "rejected"
+        self.calls_dir = root / "calls"  # live calls' legs, written by the SIP agent
         self._incoming = root / "incoming"
 
     def ensure(self) -> None:
-        for d in (self.jobs_dir, self.rejected_dir, self._incoming):
+        for d in (self.jobs_dir, self.rejected_dir, self._incoming, self.calls_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     def create(
         self, recording_id: str, source: Path, manifest: dict[str, Any], *, move: bool = False
     ) -> Job:
-        """Make the job durable: audio and manifest fsync'd in a staging dir, then renamed in."""
+        """Make the job durable: audio and manifest fsync'd in a staging dir, then renamed in.
+
+        Idempotent per recording ID: a job that already exists is returned as it is.
+        """
         self.ensure()
+        if (self.jobs_dir / recording_id / "manifest.json").is_file():
+            return self.load(recording_id)
         staging = self._incoming / recording_id
         if staging.exists():
             shutil.rmtree(staging)

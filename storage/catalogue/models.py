@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC; refuses naive datetimes; returns aware datetimes on every backend (SQLite too)."""
+    """Stores UTC, refuses naive datetimes, returns aware datetimes on every backend."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -49,7 +49,7 @@ class Base(DeclarativeBase):
 
 
 class Recording(Base):
-    """One stored (or destroyed) recording. Personal data: caller_hash and caller_ciphertext only."""
+    """One stored (or destroyed) recording; its personal data: caller hash and ciphertext."""
 
     __tablename__ = "recordings"
 
@@ -252,3 +252,14 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+class DoNotRecordEntry(Base):
+    """A caller who asked never to be recorded, by keyed hash of the number (never in clear)."""
+
+    __tablename__ = "do_not_record"
+
+    caller_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    added_by: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)

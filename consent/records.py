@@ -1,0 +1,45 @@
+"""Per-call consent records that come without audio (objected, abandoned, do-not-record)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.audit import AuditLog, canonical_json
+from storage.catalogue.db import Catalogue
+from storage.catalogue.models import ConsentRecordRow
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def store_consent_only(
+    catalogue: Catalogue,
+    call_id: str,
+    document: dict[str, Any],
+    *,
+    actor: str,
+    audit: AuditLog | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> int:
+    """Append the record (and its audit event) in one transaction; returns its row id.
+
+    Idempotent per call: a record already stored for this call with the same document is
+    not stored twice (the agent may retry after a crash).
+    """
+    audit = audit or AuditLog(clock)
+    doc = canonical_json(document)
+    with catalogue.session() as s:
+        existing = s.query(ConsentRecordRow).filter_by(call_id=call_id, document=doc).first()
+        if existing is not None:
+            return existing.id
+        row = ConsentRecordRow(call_id=call_id, recording_id=None, received_at=clock(),
+                               document=doc)
+        s.add(row)
+        s.flush()
+        audit.append(s, actor=actor, action="consent.record",
+                     details={"call_id": call_id, "outcome": document.get("outcome"),
+                              "consent_record": row.id})
+        return row.id

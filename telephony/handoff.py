@@ -1,0 +1,174 @@
+"""From a call's directory in the spool to the ingest pipeline (or a consent-only record).
+
+A live call writes `spool/calls/<flow-id>/`: `call.json` (metadata and the consent record so
+far, rewritten atomically at each change), `caller.wav` and `staff.wav` (one recorder per leg),
+and `.lock`, held with flock by the agent while the call lives. A directory whose lock is free
+belongs to a call whose agent died: `recover()` stores what it holds, marked incomplete. The
+flow ID doubles as the recording ID, so handing the same call over twice cannot create two
+recordings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from consent.records import store_consent_only
+from storage.audio import merge_legs
+from storage.catalogue.models import Recording
+from storage.fsutil import atomic_write_bytes, fsync_dir
+from storage.ingest import IngestPipeline, IngestRequest, IngestResult
+
+log = logging.getLogger(__name__)
+WAV_HEADER = 44
+
+
+class CallDir:
+    """One live call's directory; the agent holds its lock until the call is handed over."""
+
+    def __init__(self, root: Path, flow_id: str) -> None:
+        self.path = root / flow_id
+        self.flow_id = flow_id
+        self._fd: int | None = None
+
+    @property
+    def caller_wav(self) -> Path:
+        return self.path / "caller.wav"
+
+    @property
+    def staff_wav(self) -> Path:
+        return self.path / "staff.wav"
+
+    def open(self, meta: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.save(meta)
+        fsync_dir(self.path.parent)
+
+    def save(self, meta: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path / "call.json", json.dumps(meta, indent=2).encode())
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def repair_wav(path: Path) -> float:
+    """Fix the size fields of a WAV whose writer died before closing it; returns seconds.
+
+    pjmedia's WAV writer fills in the RIFF and data sizes only when the recorder is destroyed,
+    so after a crash they are stale. The samples themselves are on disk.
+    """
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        head = fh.read(WAV_HEADER)
+        if len(head) < WAV_HEADER or head[:4] != b"RIFF" or head[36:40] != b"data":
+            raise ValueError(f"{path} is not a WAV file written by the recorder")
+        channels, rate = struct.unpack("<HI", head[22:28])
+        bits = struct.unpack("<H", head[34:36])[0]
+        frame = channels * bits // 8
+        data = (size - WAV_HEADER) // frame * frame
+        fh.seek(4)
+        fh.write(struct.pack("<I", WAV_HEADER - 8 + data))
+        fh.seek(40)
+        fh.write(struct.pack("<I", data))
+        fh.truncate(WAV_HEADER + data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return data / frame / rate
+
+
+@dataclass(frozen=True)
+class HandoffResult:
+    flow_id: str
+    kind: str  # recording | consent-only | already-stored
+    ingest: IngestResult | None = None
+
+
+class Handoff:
+    """Runs on a worker thread (never the pjsua2 thread): merge, spool, ingest."""
+
+    def __init__(self, pipeline: IngestPipeline, *, actor: str = "sip-agent") -> None:
+        self.pipeline = pipeline
+        self.actor = actor
+
+    def finish(self, path: Path, *, complete: bool = True) -> HandoffResult:
+        meta = json.loads((path / "call.json").read_text())
+        flow_id = meta["flow_id"]
+        consent = dict(meta["consent"])
+        if not complete:
+            consent["incomplete"] = True
+            consent["ended_by"] = consent.get("ended_by") or "agent-stopped"
+        caller, staff = path / "caller.wav", path / "staff.wav"
+        has_audio = consent.get("recorded") and caller.is_file() and staff.is_file()
+        if not has_audio:
+            store_consent_only(self.pipeline.catalogue, meta["call_id"], consent,
+                               actor=self.actor)
+            self._remove(path)
+            return HandoffResult(flow_id, "consent-only")
+        if self._already_handed_over(flow_id):
+            self._remove(path)
+            return HandoffResult(flow_id, "already-stored")
+        for leg in (caller, staff):
+            repair_wav(leg)
+        stereo = path / "stereo.wav"
+        merge_legs(caller, staff, stereo)
+        request = IngestRequest(
+            call_id=meta["call_id"],
+            caller=meta.get("caller"),
+            service=meta.get("service"),
+            agent=meta.get("queue_uri"),
+            case_ids=tuple(meta.get("case_ids", [])),
+            case_source="sip-header",
+            consent=consent,
+            started_at=_parse(consent.get("bridged_at")),
+            complete=complete,
+        )
+        job = self.pipeline.submit(stereo, request, actor=self.actor, move=True,
+                                   recording_id=flow_id)
+        self._remove(path)  # the job in the spool is now the durable copy
+        return HandoffResult(flow_id, "recording", self.pipeline.process(job.id))
+
+    def _already_handed_over(self, flow_id: str) -> bool:
+        if (self.pipeline.spool.jobs_dir / flow_id).is_dir():
+            return True
+        with self.pipeline.catalogue.session() as s:
+            return s.get(Recording, flow_id) is not None
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        shutil.rmtree(path)
+        fsync_dir(path.parent)
+
+    def recover(self) -> list[HandoffResult]:
+        """Store every call directory whose agent is gone (its lock is free), as incomplete."""
+        results = []
+        root = self.pipeline.spool.calls_dir
+        for path in sorted(root.iterdir()) if root.is_dir() else []:
+            if not (path / "call.json").is_file():
+                continue
+            fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live call of a running agent
+                log.warning("recovering call %s left by a stopped agent", path.name)
+                results.append(self.finish(path, complete=False))
+            finally:
+                os.close(fd)
+        return results
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
