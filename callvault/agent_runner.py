@@ -38,8 +38,9 @@ def recover_spool(svc: Services) -> list[str]:
     """Store calls a stopped agent left behind, then finish interrupted ingest jobs."""
     lines = []
     for r in Handoff(svc.pipeline()).recover():
-        lines.append(f"recovered call {r.flow_id}: {r.kind}"
-                     + (f" ({r.ingest.state})" if r.ingest else ""))
+        lines.append(
+            f"recovered call {r.flow_id}: {r.kind}" + (f" ({r.ingest.state})" if r.ingest else "")
+        )
     for res in svc.pipeline().resume():
         lines.append(f"resumed job {res.recording_id}: {res.state} {res.message}".rstrip())
     return lines
@@ -50,8 +51,9 @@ class AgentComponent:
 
     def __init__(self, svc: Services, **overrides: Any) -> None:
         self.svc = svc
-        self.sip = dataclasses.replace(svc.settings.sip, **{k: v for k, v in overrides.items()
-                                                            if v is not None})
+        self.sip = dataclasses.replace(
+            svc.settings.sip, **{k: v for k, v in overrides.items() if v is not None}
+        )
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._cache: DoNotRecordCache | None = None
@@ -67,9 +69,15 @@ class AgentComponent:
         self._cache = DoNotRecordCache(DoNotRecordList(self.svc.catalogue, self.svc.hasher))
         self._cache.start()
         config = AgentConfig(
-            host=sip.host, port=sip.port, transports=sip.transports, rtp_port=sip.rtp_port,
-            max_calls=sip.max_calls, queue_uri=sip.queue_uri, case_id_header=sip.case_id_header,
-            apology_file=sip.apology_file or DEFAULT_APOLOGY, log_level=sip.pjsua_log_level,
+            host=sip.host,
+            port=sip.port,
+            transports=sip.transports,
+            rtp_port=sip.rtp_port,
+            max_calls=sip.max_calls,
+            queue_uri=sip.queue_uri,
+            case_id_header=sip.case_id_header,
+            apology_file=sip.apology_file or DEFAULT_APOLOGY,
+            log_level=sip.pjsua_log_level,
             handoff_workers=sip.handoff_workers,
         )
         self.agent = Agent(
@@ -86,13 +94,18 @@ class AgentComponent:
         while not self.agent.ready.wait(0.1):
             if not self._thread.is_alive():
                 raise self._error or TelephonyError("the SIP agent stopped while starting")
-        self._control = ControlServer(self.agent, port=sip.control_port,
-                                      token_file=sip.control_token_file,
-                                      register_thread=self._register)
+        self._control = ControlServer(
+            self.agent,
+            port=sip.control_port,
+            token_file=sip.control_token_file,
+            register_thread=self._register,
+        )
         self._control.start()
-        lines.append(f"SIP agent on {sip.host}:{sip.port} ({'+'.join(sip.transports)}), "
-                     f"capacity {self.agent.capacity} calls, pjsua2 {self.agent.build.version}; "
-                     f"call it: sip:100@{sip.host}:{sip.port}")
+        lines.append(
+            f"SIP agent on {sip.host}:{sip.port} ({'+'.join(sip.transports)}), "
+            f"capacity {self.agent.capacity} calls, pjsua2 {self.agent.build.version}; "
+            f"call it: sip:100@{sip.host}:{sip.port}"
+        )
         return lines
 
     @staticmethod

@@ -90,8 +90,13 @@ def cmd_ingest(args: argparse.Namespace, svc: Services) -> int:
         raise StorageError("one FILE per --call-id; run ingest once per call")
     consent = load_consent_file(args.consent) if args.consent else None
     request = IngestRequest(
-        call_id=args.call_id, caller=args.caller, service=args.service, agent=args.agent,
-        case_ids=tuple(args.case_id), consent=consent, started_at=args.started_at,
+        call_id=args.call_id,
+        caller=args.caller,
+        service=args.service,
+        agent=args.agent,
+        case_ids=tuple(args.case_id),
+        consent=consent,
+        started_at=args.started_at,
     )
     result = pipeline.ingest(args.files[0], request, actor=_actor())
     if result.state != "stored":
@@ -113,18 +118,28 @@ def _print_recording(v: dict[str, Any]) -> None:
 
 def cmd_list(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    rows = svc.recordings().list(ListFilter(
-        case_id=args.case_id, caller=args.caller, service=args.service,
-        since=args.since, until=args.until, limit=args.limit,
-    ))
+    rows = svc.recordings().list(
+        ListFilter(
+            case_id=args.case_id,
+            caller=args.caller,
+            service=args.service,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+        )
+    )
 
     def human() -> None:
-        print(f"{'ID':<36}  {'STARTED (UTC)':<19}  {'DURATION':>8}  {'STATE':<9}  "
-              f"{'SERVICE':<14}  CASES")
+        print(
+            f"{'ID':<36}  {'STARTED (UTC)':<19}  {'DURATION':>8}  {'STATE':<9}  "
+            f"{'SERVICE':<14}  CASES"
+        )
         for r in rows:
-            print(f"{r['id']:<36}  {r['started_at'][:19]:<19}  {r['duration_s']:>7.1f}s  "
-                  f"{r['state']:<9}  {(r['service'] or '-'):<14}  "
-                  f"{', '.join(r['case_ids']) or '-'}")
+            print(
+                f"{r['id']:<36}  {r['started_at'][:19]:<19}  {r['duration_s']:>7.1f}s  "
+                f"{r['state']:<9}  {(r['service'] or '-'):<14}  "
+                f"{', '.join(r['case_ids']) or '-'}"
+            )
         print(f"{len(rows)} recording(s)", file=sys.stderr)
 
     _emit(args, rows, human)
@@ -147,12 +162,24 @@ def cmd_tag(args: argparse.Namespace, svc: Services) -> int:
 
 def cmd_export(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    r = svc.recordings().export(args.id, args.out, reason=args.reason, actor=_actor(),
-                                fmt=args.format)
-    data = {"id": r.recording_id, "out": str(r.path), "format": r.format,
-            "bytes": r.bytes_written, "sha256": r.sha256}
-    _emit(args, data, lambda: print(f"exported {r.recording_id} to {r.path} "
-                                    f"({r.format}, {r.bytes_written} bytes, sha256 {r.sha256})"))
+    r = svc.recordings().export(
+        args.id, args.out, reason=args.reason, actor=_actor(), fmt=args.format
+    )
+    data = {
+        "id": r.recording_id,
+        "out": str(r.path),
+        "format": r.format,
+        "bytes": r.bytes_written,
+        "sha256": r.sha256,
+    }
+    _emit(
+        args,
+        data,
+        lambda: print(
+            f"exported {r.recording_id} to {r.path} "
+            f"({r.format}, {r.bytes_written} bytes, sha256 {r.sha256})"
+        ),
+    )
     return 0
 
 
@@ -160,11 +187,17 @@ def cmd_audit_verify(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     with svc.catalogue.session() as s:
         res = verify_chain(s)
-    data = {"ok": res.ok, "count": res.count, "head_hash": res.head_hash,
-            "first_bad_seq": res.first_bad_seq, "problem": res.problem}
+    data = {
+        "ok": res.ok,
+        "count": res.count,
+        "head_hash": res.head_hash,
+        "first_bad_seq": res.first_bad_seq,
+        "problem": res.problem,
+    }
     if res.ok:
-        _emit(args, data, lambda: print(f"audit log intact: {res.count} events, "
-                                        f"head {res.head_hash}"))
+        _emit(
+            args, data, lambda: print(f"audit log intact: {res.count} events, head {res.head_hash}")
+        )
         return 0
     _emit(args, data, lambda: None)
     print(f"callvault: audit log BROKEN at row {res.first_bad_seq}: {res.problem}", file=sys.stderr)
@@ -178,8 +211,11 @@ def cmd_keys_rotate(args: argparse.Namespace, svc: Services) -> int:
     r = rewrap_all(svc.catalogue, svc.envelope, actor=_actor())
     data = {"kek_id": r.new_kek_id, "rewrapped": r.rewrapped, "from": r.from_keks}
     sources = "".join(f"\n  from {k}: {n}" for k, n in r.from_keks.items())
-    _emit(args, data, lambda: print(f"re-wrapped {r.rewrapped} data key(s) under {r.new_kek_id}"
-                                    + sources))
+    _emit(
+        args,
+        data,
+        lambda: print(f"re-wrapped {r.rewrapped} data key(s) under {r.new_kek_id}" + sources),
+    )
     return 0
 
 
@@ -188,13 +224,22 @@ def cmd_keys_list(args: argparse.Namespace, svc: Services) -> int:
     used = keys_in_use(svc.catalogue)
     active = svc.envelope.active.current_kek_id
     keks = sorted(set(svc.envelope.active.list_keks()) | set(used))
-    data = [{"kek_id": k, "active": k == active, "data_keys": used.get(k, 0),
-             "can_unwrap_here": svc.envelope.can_open(k)} for k in keks]
+    data = [
+        {
+            "kek_id": k,
+            "active": k == active,
+            "data_keys": used.get(k, 0),
+            "can_unwrap_here": svc.envelope.can_open(k),
+        }
+        for k in keks
+    ]
 
     def human() -> None:
         for d in data:
-            print(f"{'*' if d['active'] else ' '} {d['kek_id']:<48} {d['data_keys']:>8} data keys"
-                  f"{'' if d['can_unwrap_here'] else '  (cannot unwrap on this node)'}")
+            print(
+                f"{'*' if d['active'] else ' '} {d['kek_id']:<48} {d['data_keys']:>8} data keys"
+                f"{'' if d['can_unwrap_here'] else '  (cannot unwrap on this node)'}"
+            )
 
     _emit(args, data, human)
     return 0
@@ -215,16 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Handler, help_: str, parent: Any = sub,
-            json_flag: bool = True) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Handler, help_: str, parent: Any = sub, json_flag: bool = True
+    ) -> argparse.ArgumentParser:
         sp: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
         sp.set_defaults(handler=handler)
         if json_flag:
             sp.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sp
 
-    add("init", cmd_init, "create var/ (catalogue, store, dev keys) or migrate; idempotent",
-        json_flag=False)
+    add(
+        "init",
+        cmd_init,
+        "create var/ (catalogue, store, dev keys) or migrate; idempotent",
+        json_flag=False,
+    )
 
     ing = add("ingest", cmd_ingest, "store a recording (or finish interrupted jobs: --resume)")
     ing.add_argument("files", nargs="*", type=Path, metavar="FILE")
@@ -266,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("--kms-key-id", help="aws-kms mode: the new KMS key to wrap under")
     add("list", cmd_keys_list, "KEKs and how many data keys each wraps", ksub)
 
-    demo = add("demo", cmd_demo, "a generated call ingested and exported, step by step",
-               json_flag=False)
+    demo = add(
+        "demo", cmd_demo, "a generated call ingested and exported, step by step", json_flag=False
+    )
     demo.add_argument("--workdir", type=Path, help="where to put the generated audio")
     cli_retention.register(sub, add)  # retention, hold, serve
     cli_telephony.register(sub, add)  # agent, calls, objections
@@ -277,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "alembic"):

@@ -7,14 +7,14 @@ import json
 import logging
 import os
 import sys
-import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from callvault.agent_runner import AgentComponent
-from callvault.cli_retention import _stop_on_signals
 from callvault.wiring import Services
 from consent.do_not_record import DoNotRecordList
+from retention_jobs.stopping import StopRequest, stop_on_signals
 
 log = logging.getLogger("callvault")
 
@@ -35,17 +35,21 @@ def _actor() -> str:
 
 def cmd_agent(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    stop = threading.Event()
-    component = AgentComponent(svc, host=args.sip_host, port=args.sip_port,
-                               queue_uri=args.queue_uri, control_port=args.control_port)
+    stop = StopRequest()
+    component = AgentComponent(
+        svc,
+        host=args.sip_host,
+        port=args.sip_port,
+        queue_uri=args.queue_uri,
+        control_port=args.control_port,
+    )
     try:
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             for line in component.start():
                 log.info(line)
             log.info("agent running (pid %d); SIGTERM or Ctrl-C stops", os.getpid())
-            while not stop.wait(0.5):
-                if component.failed:
-                    break
+            while not stop.is_set() and not component.failed:
+                time.sleep(0.2)
     finally:
         component.stop()
     if component.failed:
@@ -65,8 +69,10 @@ def cmd_calls_list(args: argparse.Namespace, svc: Services) -> int:
 
     def human() -> None:
         for c in calls:
-            print(f"{c['flow_id']}  {c['state']:<10}  {c['service']:<18}  "
-                  f"{'recording' if c['recording'] else c['outcome']:<16}  {c['call_id']}")
+            print(
+                f"{c['flow_id']}  {c['state']:<10}  {c['service']:<18}  "
+                f"{'recording' if c['recording'] else c['outcome']:<16}  {c['call_id']}"
+            )
         print(f"{len(calls)} live call(s)", file=sys.stderr)
 
     _emit(args, calls, human)
@@ -81,16 +87,18 @@ def cmd_calls_pause(args: argparse.Namespace, svc: Services) -> int:
 
 def cmd_objections_add(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    r = DoNotRecordList(svc.catalogue, svc.hasher).add(args.number, reason=args.reason,
-                                                       actor=_actor())
+    r = DoNotRecordList(svc.catalogue, svc.hasher).add(
+        args.number, reason=args.reason, actor=_actor()
+    )
     _emit(args, r, lambda: print(f"added {r['caller_hash'][:16]}… to the do-not-record list"))
     return 0
 
 
 def cmd_objections_remove(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    h = DoNotRecordList(svc.catalogue, svc.hasher).remove(args.number, actor=_actor(),
-                                                          reason=args.reason or "")
+    h = DoNotRecordList(svc.catalogue, svc.hasher).remove(
+        args.number, actor=_actor(), reason=args.reason or ""
+    )
     _emit(args, {"caller_hash": h}, lambda: print(f"removed {h[:16]}…"))
     return 0
 
@@ -101,18 +109,23 @@ def cmd_objections_list(args: argparse.Namespace, svc: Services) -> int:
 
     def human() -> None:
         for r in rows:
-            print(f"{r['caller_hash'][:16]}…  {r['added_at'][:19]}  {r['added_by']:<12} "
-                  f"{r['reason']}")
-        print(f"{len(rows)} caller(s) on the do-not-record list (numbers are kept only as "
-              "keyed hashes)", file=sys.stderr)
+            print(
+                f"{r['caller_hash'][:16]}…  {r['added_at'][:19]}  {r['added_by']:<12} {r['reason']}"
+            )
+        print(
+            f"{len(rows)} caller(s) on the do-not-record list (numbers are kept only as "
+            "keyed hashes)",
+            file=sys.stderr,
+        )
 
     _emit(args, rows, human)
     return 0
 
 
 def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
-    ag = add("agent", cmd_agent, "run the SIP agent (answer, notice, bridge, record)",
-             json_flag=False)
+    ag = add(
+        "agent", cmd_agent, "run the SIP agent (answer, notice, bridge, record)", json_flag=False
+    )
     ag.add_argument("--sip-host")
     ag.add_argument("--sip-port", type=int)
     ag.add_argument("--queue-uri")

@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from retention_jobs.errors import RetentionError
+from retention_jobs.policy import RetentionPolicy
+from retention_jobs.triggers import cron_trigger, zone
 from storage.errors import CallvaultError
 
 ENV_PREFIX = "CALLVAULT_"
@@ -89,6 +92,69 @@ class AudioSettings:
     ffprobe: str = "ffprobe"
 
 
+def _default_classes() -> Mapping[str, str]:
+    return types.MappingProxyType({"standard": "90 days", "consent-only": "90 days"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionSettings:
+    """[retention], its [retention.classes] table and its [[retention.rules]] array.
+
+    A class is a name and a period ("90 days", "2 years"); a rule is a table with `class` and a
+    `service` and/or `case_ref` pattern ("COMP-*"). Validated into a RetentionPolicy at load.
+    """
+
+    policy_id: str = "default"
+    default_class: str = "standard"
+    consent_only_class: str = "consent-only"
+    classes: Mapping[str, str] = dataclasses.field(default_factory=_default_classes)
+    rules: tuple[Mapping[str, str], ...] = ()
+    batch_size: int = 200
+    claim_timeout_s: int = 900
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleSettings:
+    """What `callvault serve` runs when: the purge (cron) and the spool resume (interval)."""
+
+    purge_enabled: bool = True
+    purge_cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    purge_misfire_grace_s: int = 86400
+    resume_interval_s: int = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class SipSettings:
+    """The SIP agent: where it listens, where it sends callers, how big it may grow."""
+
+    host: str = "127.0.0.1"
+    port: int = 5070
+    transports: tuple[str, ...] = ("udp", "tcp")
+    rtp_port: int = 40000
+    max_calls: int = 300
+    queue_uri: str = "sip:queue@127.0.0.1:5080"
+    case_id_header: str = "X-Case-ID"
+    control_port: int = 5071
+    control_token_file: Path = Path("var/run/control.json")
+    apology_file: Path | None = None
+    pjsua_log_level: int = 1
+    handoff_workers: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsentSettings:
+    """What callers are told and on what basis; [[consent.notices]] choose the notice."""
+
+    lawful_basis: str = "public task (UK GDPR Art. 6(1)(e))"
+    purposes: tuple[str, ...] = ("quality monitoring", "staff training", "complaint handling")
+    objection_digit: str = "9"
+    objection_grace_s: int = 3
+    pause_code: str = "*7"
+    resume_code: str = "*8"
+    notices: tuple[Mapping[str, str], ...] = ()
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The whole configuration; built once by `load_settings`."""
@@ -101,6 +167,10 @@ class Settings:
     keys: KeySettings
     spool: SpoolSettings
     audio: AudioSettings
+    retention: RetentionSettings = dataclasses.field(default_factory=RetentionSettings)
+    schedule: ScheduleSettings = dataclasses.field(default_factory=ScheduleSettings)
+    sip: SipSettings = dataclasses.field(default_factory=SipSettings)
+    consent: ConsentSettings = dataclasses.field(default_factory=ConsentSettings)
 
     @property
     def var_dir(self) -> Path:
@@ -114,6 +184,10 @@ SECTIONS: dict[str, type[Any]] = {
     "keys": KeySettings,
     "spool": SpoolSettings,
     "audio": AudioSettings,
+    "retention": RetentionSettings,
+    "schedule": ScheduleSettings,
+    "sip": SipSettings,
+    "consent": ConsentSettings,
 }
 
 _RANGES: dict[str, tuple[int, int]] = {
@@ -123,6 +197,17 @@ _RANGES: dict[str, tuple[int, int]] = {
     "s3.max_attempts": (1, 20),
     "audio.opus_bitrate_kbps": (6, 510),
     "audio.opus_complexity": (0, 10),
+    "sip.port": (1, 65535),
+    "sip.rtp_port": (1024, 65000),
+    "sip.max_calls": (1, 1000),
+    "sip.control_port": (0, 65535),
+    "sip.pjsua_log_level": (0, 6),
+    "sip.handoff_workers": (1, 16),
+    "consent.objection_grace_s": (0, 60),
+    "retention.batch_size": (1, 1000),
+    "retention.claim_timeout_s": (1, 7 * 86400),
+    "schedule.purge_misfire_grace_s": (1, 7 * 86400),
+    "schedule.resume_interval_s": (10, 86400),
 }
 
 
@@ -147,7 +232,9 @@ def load_settings(
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
     elif explicit:
-        raise ConfigError(f"configuration file {path} does not exist (from {CONFIG_ENV} or --config)")
+        raise ConfigError(
+            f"configuration file {path} does not exist (from {CONFIG_ENV} or --config)"
+        )
     base_dir = path.parent if path.is_file() else cwd
     for section in raw:
         if section not in SECTIONS:
@@ -181,9 +268,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return result
 
 
-def _build_section(
-    name: str, cls: type[Any], raw: Any, env: dict[str, str], base_dir: Path
-) -> Any:
+def _build_section(name: str, cls: type[Any], raw: Any, env: dict[str, str], base_dir: Path) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"[{name}] must be a table, got {raw!r}")
     hints = typing.get_type_hints(cls)
@@ -201,6 +286,8 @@ def _build_section(
             values[f.name] = _convert(dotted, source, hints[f.name], env[f.name], from_env=True)
         elif f.name in raw:
             values[f.name] = _convert(dotted, dotted, hints[f.name], raw[f.name], from_env=False)
+        elif f.default_factory is not dataclasses.MISSING:
+            values[f.name] = f.default_factory()
         else:
             values[f.name] = f.default
         value = values[f.name]
@@ -218,6 +305,32 @@ def _build_section(
 def _convert(key: str, source: str, hint: Any, value: Any, *, from_env: bool) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is Mapping:  # a TOML table, e.g. [retention.classes]
+        value = _toml_value(source, value, dict) if from_env else value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source} = {value!r} must be a table")
+        return types.MappingProxyType(
+            {
+                k: _convert(
+                    f"{key}.{k}",
+                    source if from_env else f"{source}.{k}",
+                    args[1],
+                    v,
+                    from_env=False,
+                )
+                for k, v in value.items()
+            }
+        )
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # an array (of tables)
+        value = _toml_value(source, value, list) if from_env else value
+        if not isinstance(value, list):
+            raise ConfigError(f"{source} = {value!r} must be an array")
+        return tuple(
+            _convert(
+                f"{key}[{i}]", source if from_env else f"{source}[{i}]", args[0], v, from_env=False
+            )
+            for i, v in enumerate(value, start=1)
+        )
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         if from_env and value == "":
@@ -248,6 +361,29 @@ def _convert(key: str, source: str, hint: Any, value: Any, *, from_env: bool) ->
     raise ConfigError(f"{key}: unsupported setting type {hint!r}")  # programming error
 
 
+def _toml_value(source: str, text: str, kind: type[Any]) -> Any:
+    """An environment value holding a TOML inline table or array, e.g. '{standard = "90 days"}'."""
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{source} = {text!r} is not a TOML inline "
+            f"{'table' if kind is dict else 'array'}: {exc}"
+        ) from None
+    return value
+
+
+def retention_policy(r: RetentionSettings) -> RetentionPolicy:
+    """The validated retention policy of the [retention] section."""
+    return RetentionPolicy.from_config(
+        policy_id=r.policy_id,
+        classes=r.classes,
+        rules=r.rules,
+        default_class=r.default_class,
+        consent_only_class=r.consent_only_class,
+    )
+
+
 def _resolve_sqlite_url(url: str, base_dir: Path) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
@@ -267,3 +403,24 @@ def _cross_check(s: Settings) -> None:
         raise ConfigError("s3.bucket must be set when store.backend = 's3'")
     if s.keys.mode == "aws-kms" and not s.keys.kms_key_id:
         raise ConfigError("keys.kms_key_id must be set when keys.mode = 'aws-kms'")
+    try:
+        retention_policy(s.retention)
+        zone(s.schedule.timezone)
+        cron_trigger(s.schedule.purge_cron, s.schedule.timezone)
+    except RetentionError as exc:
+        raise ConfigError(str(exc)) from exc
+    bad = set(s.sip.transports) - {"udp", "tcp"}
+    if bad or not s.sip.transports:
+        raise ConfigError(
+            f"sip.transports = {list(s.sip.transports)!r}: allowed values are 'udp' and 'tcp'"
+        )
+    if not s.sip.queue_uri.lower().startswith(("sip:", "sips:")):
+        raise ConfigError(f"sip.queue_uri = {s.sip.queue_uri!r} is not a sip: URI")
+    c = s.consent
+    if len(c.objection_digit) != 1 or c.objection_digit not in "0123456789*#":
+        raise ConfigError(f"consent.objection_digit = {c.objection_digit!r} must be one of 0-9*#")
+    for key, code in (("pause_code", c.pause_code), ("resume_code", c.resume_code)):
+        if not code or any(ch not in "0123456789*#" for ch in code):
+            raise ConfigError(f"consent.{key} = {code!r} must be DTMF digits (0-9, *, #)")
+    if c.pause_code == c.resume_code:
+        raise ConfigError(f"consent.pause_code and resume_code are both {c.pause_code!r}")

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from callvault.settings import Settings
+from callvault.settings import Settings, retention_policy
+from retention_jobs.assign import assign_at_ingest
+from retention_jobs.holds import Holds
+from retention_jobs.policy import RetentionPolicy
+from retention_jobs.purge import Purger, StepHook
 from storage.audio import AudioTools
+from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.crypto import Envelope
 from storage.identity import CallerHasher
@@ -22,6 +28,10 @@ from storage.objects.filesystem import FilesystemStore
 from storage.objects.s3 import S3Options, S3Store
 from storage.retrieval import Recordings
 from storage.spool import Spool
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -108,7 +118,31 @@ class Services:
             hasher=self.hasher,
             stored_format=self.settings.audio.format,
             on_step=on_step,
+            on_committed=assign_at_ingest(self.retention_policy()),
         )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return retention_policy(self.settings.retention)
+
+    def purger(
+        self, *, on_step: StepHook | None = None, clock: Callable[[], datetime] | None = None
+    ) -> Purger:
+        r = self.settings.retention
+        extra: dict[str, Any] = {"clock": clock} if clock else {}
+        return Purger(
+            catalogue=self.catalogue,
+            store=self.store,
+            policy=self.retention_policy(),
+            audit=AuditLog(clock) if clock else AuditLog(),
+            batch_size=r.batch_size,
+            claim_timeout_s=r.claim_timeout_s,
+            on_step=on_step,
+            **extra,
+        )
+
+    def holds(self, clock: Callable[[], datetime] | None = None) -> Holds:
+        audit = AuditLog(clock) if clock else AuditLog()
+        return Holds(self.catalogue, audit, clock or _utcnow)
 
     def recordings(self) -> Recordings:
         return Recordings(

@@ -25,8 +25,14 @@ def _utcnow() -> datetime:
 
 
 class DoNotRecordList:
-    def __init__(self, catalogue: Catalogue, hasher: CallerHasher, *,
-                 audit: AuditLog | None = None, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        hasher: CallerHasher,
+        *,
+        audit: AuditLog | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.catalogue = catalogue
         self.hasher = hasher
         self.clock = clock
@@ -39,10 +45,14 @@ class DoNotRecordList:
         with self.catalogue.session() as s:
             if s.get(DoNotRecordEntry, h) is not None:
                 raise ConsentError(f"caller {h[:12]}… is already on the do-not-record list")
-            s.add(DoNotRecordEntry(caller_hash=h, added_at=self.clock(), added_by=actor,
-                                   reason=reason))
-            self.audit.append(s, actor=actor, action="objection.add",
-                              details={"caller_hash": h, "reason": reason})
+            s.add(
+                DoNotRecordEntry(
+                    caller_hash=h, added_at=self.clock(), added_by=actor, reason=reason
+                )
+            )
+            self.audit.append(
+                s, actor=actor, action="objection.add", details={"caller_hash": h, "reason": reason}
+            )
         return {"caller_hash": h, "reason": reason}
 
     def remove(self, number: str, *, actor: str, reason: str = "") -> str:
@@ -52,8 +62,12 @@ class DoNotRecordList:
             if entry is None:
                 raise ConsentError(f"caller {h[:12]}… is not on the do-not-record list")
             s.delete(entry)
-            self.audit.append(s, actor=actor, action="objection.remove",
-                              details={"caller_hash": h, "reason": reason})
+            self.audit.append(
+                s,
+                actor=actor,
+                action="objection.remove",
+                details={"caller_hash": h, "reason": reason},
+            )
         return h
 
     def contains(self, number: str) -> bool:
@@ -63,8 +77,15 @@ class DoNotRecordList:
     def list(self) -> list[dict[str, Any]]:
         with self.catalogue.session() as s:
             rows = s.scalars(select(DoNotRecordEntry).order_by(DoNotRecordEntry.added_at))
-            return [{"caller_hash": r.caller_hash, "added_at": r.added_at.isoformat(),
-                     "added_by": r.added_by, "reason": r.reason} for r in rows]
+            return [
+                {
+                    "caller_hash": r.caller_hash,
+                    "added_at": r.added_at.isoformat(),
+                    "added_by": r.added_by,
+                    "reason": r.reason,
+                }
+                for r in rows
+            ]
 
 
 class DoNotRecordCache:

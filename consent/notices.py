@@ -33,7 +33,7 @@ def wav_duration(path: Path) -> float:
         with wave.open(str(path)) as w:
             if w.getsampwidth() != 2:
                 raise ConsentError(f"{path}: notices must be 16-bit PCM WAV")
-            return w.getnframes() / w.getframerate()
+            return float(w.getnframes() / w.getframerate())
     except FileNotFoundError:
         raise ConsentError(f"notice file {path} does not exist") from None
     except (wave.Error, EOFError) as exc:
@@ -60,8 +60,17 @@ class NoticeCatalogue:
                 raise ConsentError(f"notices[{i}] has unknown keys {', '.join(sorted(unknown))}")
             path = Path(e["file"]) if Path(e["file"]).is_absolute() else base_dir / e["file"]
             dialled = tuple(d.strip() for d in e.get("dialled", "*").split(",") if d.strip())
-            notices.append(Notice(e["id"], e["version"], e["language"], path, wav_duration(path),
-                                  e.get("service", e["id"]), dialled or ("*",)))
+            notices.append(
+                Notice(
+                    e["id"],
+                    e["version"],
+                    e["language"],
+                    path,
+                    wav_duration(path),
+                    e.get("service", e["id"]),
+                    dialled or ("*",),
+                )
+            )
         if not notices:
             notices.append(default_notice())
         return cls(notices)
@@ -74,5 +83,11 @@ class NoticeCatalogue:
 
 
 def default_notice() -> Notice:
-    return Notice("customer-service", "2026-11", "en-GB", DEFAULT_NOTICE,
-                  wav_duration(DEFAULT_NOTICE), "customer-service")
+    return Notice(
+        "customer-service",
+        "2026-11",
+        "en-GB",
+        DEFAULT_NOTICE,
+        wav_duration(DEFAULT_NOTICE),
+        "customer-service",
+    )

@@ -35,11 +35,19 @@ def store_consent_only(
         existing = s.query(ConsentRecordRow).filter_by(call_id=call_id, document=doc).first()
         if existing is not None:
             return existing.id
-        row = ConsentRecordRow(call_id=call_id, recording_id=None, received_at=clock(),
-                               document=doc)
+        row = ConsentRecordRow(
+            call_id=call_id, recording_id=None, received_at=clock(), document=doc
+        )
         s.add(row)
         s.flush()
-        audit.append(s, actor=actor, action="consent.record",
-                     details={"call_id": call_id, "outcome": document.get("outcome"),
-                              "consent_record": row.id})
+        audit.append(
+            s,
+            actor=actor,
+            action="consent.record",
+            details={
+                "call_id": call_id,
+                "outcome": document.get("outcome"),
+                "consent_record": row.id,
+            },
+        )
         return row.id

@@ -118,13 +118,33 @@ class AudioTools:
             detail = (r.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
             raise RejectedAudioError(f"{src.name}: cannot be transcoded to {fmt} ({detail})")
 
-    def decoder(self, fmt_out: str, sample_rate: int, out: IO[bytes]) -> subprocess.Popen[bytes]:
-        """An ffmpeg process reading stored audio on stdin and writing `fmt_out` to out."""
-        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", "pipe:0"]
+    def decoder(
+        self, fmt_out: str, sample_rate: int, dest: Path, errors: IO[bytes]
+    ) -> subprocess.Popen[bytes]:
+        """An ffmpeg process reading stored audio on stdin and writing `fmt_out` to dest.
+
+        dest is a file, not a pipe, so ffmpeg can fill in the WAV header's sizes at the end.
+        """
+        cmd = [
+            self.ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            "pipe:0",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+        ]
         if fmt_out == "wav":
             cmd += ["-ar", str(sample_rate)]
-        cmd += [*self._encode_args(fmt_out), "pipe:1"]
-        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+        cmd += [*self._encode_args(fmt_out), str(dest)]
+        return subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+        )
 
 
 def merge_legs(left: Path, right: Path, dst: Path) -> float:

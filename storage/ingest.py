@@ -314,6 +314,7 @@ class IngestPipeline:
                 created_at=now,
             )
             s.add(rec)
+            s.flush()  # the recording row first: consent and case links refer to it
             for ref in dict.fromkeys(req["case_ids"]):
                 link_case(s, rec, ref, source=req["case_source"], actor=m["actor"], now=now)
             if req["consent"] is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,13 +21,45 @@ from sqlalchemy.orm import Session, selectinload
 from storage.audio import AudioTools
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
-from storage.catalogue.models import CaseRef, ConsentRecordRow, Recording, RecordingCaseRef
+from storage.catalogue.models import (
+    CaseRef,
+    ConsentRecordRow,
+    DestructionRecord,
+    Recording,
+    RecordingCaseRef,
+)
 from storage.crypto import CHUNK, Envelope, raise_integrity
-from storage.errors import IntegrityError, NotFoundError, StorageError
+from storage.errors import NotFoundError, StorageError
 from storage.fsutil import fsync_dir
 from storage.identity import CallerHasher
 from storage.ingest import MAX_CASE_ID, link_case
 from storage.objects.base import ObjectStore
+
+
+class RecordingDestroyedError(StorageError):
+    """The recording was destroyed under the retention policy (or is being destroyed)."""
+
+
+def _not_exportable(s: Session, rec: Recording) -> str:
+    """Why a recording that is not "stored" cannot be exported, from its destruction record."""
+    if rec.state == "destroyed":
+        dr = s.scalar(select(DestructionRecord).where(DestructionRecord.recording_id == rec.id))
+        if dr is None:
+            return f"recording {rec.id} was destroyed; its audio and key no longer exist"
+        return (
+            f"recording {rec.id} was destroyed at {dr.destroyed_at.isoformat()} under "
+            f"retention policy {dr.policy_id} ({dr.policy_fingerprint}), class "
+            f"{dr.retention_class} ({dr.retention_period}, expired "
+            f"{dr.expired_at.isoformat()}), by retention run {dr.run_id}; its audio and "
+            "data key no longer exist"
+        )
+    if rec.state == "destroying":
+        expired = rec.expires_at.isoformat() if rec.expires_at else "?"
+        return (
+            f"recording {rec.id} is being destroyed by retention run {rec.purge_run_id} "
+            f"(class {rec.retention_class}, expired {expired}); it cannot be exported"
+        )
+    return f"recording {rec.id} is {rec.state}; it cannot be exported"
 
 
 def _utcnow() -> datetime:
@@ -152,26 +186,49 @@ class Recordings:
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
             if link_case(s, rec, case_id, source="tag", actor=actor, now=self.clock()):
-                self.audit.append(s, actor=actor, action="recording.tag", recording_id=rec.id,
-                                  details={"case_id": case_id})
+                self.audit.append(
+                    s,
+                    actor=actor,
+                    action="recording.tag",
+                    recording_id=rec.id,
+                    details={"case_id": case_id},
+                )
             s.flush()
             return recording_view(rec, self._consent(s, rec.id))
 
-    def export(self, recording_id: str, out: Path, *, reason: str, actor: str,
-               fmt: str | None = None) -> ExportResult:
+    def export(
+        self, recording_id: str, out: Path, *, reason: str, actor: str, fmt: str | None = None
+    ) -> ExportResult:
         """Decrypt as a stream into a temp file beside `out`, verify both checksums, rename."""
         if not reason.strip():
             raise StorageError("an export needs a --reason (it is written to the audit log)")
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
-            if rec.state != "stored":
-                raise StorageError(f"recording {rec.id} is {rec.state}; it cannot be exported")
-            if rec.key is None:
-                raise StorageError(f"recording {rec.id} has no data key in the catalogue; "
-                                   "its audio cannot be decrypted")
-            kek_id, wrapped = rec.key.kek_id, rec.key.wrapped_keyset
-            info = (rec.format, rec.sample_rate, rec.object_key, rec.sha256_plaintext,
-                    rec.sha256_ciphertext)
+            refusal = None if rec.state == "stored" else _not_exportable(s, rec)
+            if refusal is None:
+                if rec.key is None:
+                    raise StorageError(
+                        f"recording {rec.id} has no data key in the catalogue; "
+                        "its audio cannot be decrypted"
+                    )
+                kek_id, wrapped = rec.key.kek_id, rec.key.wrapped_keyset
+                info = (
+                    rec.format,
+                    rec.sample_rate,
+                    rec.object_key,
+                    rec.sha256_plaintext,
+                    rec.sha256_ciphertext,
+                )
+        if refusal is not None:  # destroyed (or being destroyed) by retention: say so, audited
+            with self.catalogue.session() as s:
+                self.audit.append(
+                    s,
+                    actor=actor,
+                    action="recording.export.failed",
+                    recording_id=rec.id,
+                    details={"reason": reason, "error": refusal},
+                )
+            raise RecordingDestroyedError(refusal)
         stored_fmt, rate, key, sha_plain, sha_cipher = info
         fmt = fmt or stored_fmt
         if fmt not in ("wav", "opus"):
@@ -179,77 +236,92 @@ class Recordings:
         if out.exists() and out.is_dir():
             raise StorageError(f"--out {out} is a directory; give a file name")
         try:
-            result = self._export_verified(rec.id, kek_id, wrapped, key, sha_plain, sha_cipher,
-                                           stored_fmt, fmt, rate, out)
+            result = self._export_verified(
+                rec.id, kek_id, wrapped, key, sha_plain, sha_cipher, stored_fmt, fmt, rate, out
+            )
         except StorageError as exc:
             with self.catalogue.session() as s:
-                self.audit.append(s, actor=actor, action="recording.export.failed",
-                                  recording_id=rec.id, details={"reason": reason,
-                                                                "error": str(exc)})
+                self.audit.append(
+                    s,
+                    actor=actor,
+                    action="recording.export.failed",
+                    recording_id=rec.id,
+                    details={"reason": reason, "error": str(exc)},
+                )
             raise
         with self.catalogue.session() as s:
             self.audit.append(
-                s, actor=actor, action="recording.export", recording_id=rec.id,
-                details={"reason": reason, "format": fmt, "out": str(out),
-                         "sha256": result.sha256},
+                s,
+                actor=actor,
+                action="recording.export",
+                recording_id=rec.id,
+                details={"reason": reason, "format": fmt, "out": str(out), "sha256": result.sha256},
             )
         return result
 
-    def _export_verified(self, rid: str, kek_id: str, wrapped: bytes, key: str,
-                         sha_plain: str, sha_cipher: str, stored_fmt: str, fmt: str,
-                         rate: int, out: Path) -> ExportResult:
+    def _export_verified(
+        self,
+        rid: str,
+        kek_id: str,
+        wrapped: bytes,
+        key: str,
+        sha_plain: str,
+        sha_cipher: str,
+        stored_fmt: str,
+        fmt: str,
+        rate: int,
+        out: Path,
+    ) -> ExportResult:
         data_key = self.envelope.open_data_key(rid, kek_id, wrapped)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         plain = hashlib.sha256()
         source = self.store.open(key)
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
         proc: subprocess.Popen[bytes] | None = None
+        sink: Any = None
         try:
-            with open(tmp, "wb") as fh:
-                reader, tap = data_key.decrypt_stream(source)
-                if fmt != stored_fmt:
-                    proc = self.audio.decoder(fmt, rate, fh)
-                sink: Any = proc.stdin if proc else fh
-                try:
-                    while chunk := reader.read(CHUNK):
-                        plain.update(chunk)
-                        sink.write(chunk)
-                except tink.TinkError:
-                    raise raise_integrity(rid) from None
-                # Everything was read: the ciphertext and plaintext checksums must both match.
-                if tap.sha256.hexdigest() != sha_cipher or plain.hexdigest() != sha_plain:
-                    raise raise_integrity(rid)
-                if proc:
-                    _finish_decoder(proc, rid, fmt)
-                    proc = None
-                fh.flush()
+            if fmt == stored_fmt:
+                sink = open(tmp, "wb")  # noqa: SIM115 - closed in finally
+            else:  # ffmpeg writes tmp itself, so the WAV header gets its sizes
+                proc = self.audio.decoder(fmt, rate, tmp, errors)
+                sink = proc.stdin
+            reader, tap = data_key.decrypt_stream(source)
+            try:
+                while chunk := reader.read(CHUNK):
+                    plain.update(chunk)
+                    sink.write(chunk)
+            except tink.TinkError:
+                raise raise_integrity(rid) from None
+            # Everything was read: the ciphertext and plaintext checksums must both match.
+            if tap.sha256.hexdigest() != sha_cipher or plain.hexdigest() != sha_plain:
+                raise raise_integrity(rid)
+            sink.close()
+            if proc is not None and proc.wait() != 0:
+                errors.seek(0)
+                detail = errors.read().decode(errors="replace").strip()[-300:]
+                raise StorageError(f"recording {rid}: ffmpeg could not convert to {fmt}: {detail}")
+            with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-            with open(tmp, "rb") as fh:
+                fh.seek(0)
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
             size = tmp.stat().st_size
             os.replace(tmp, out)
             fsync_dir(out.parent)
+        except BrokenPipeError:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace").strip()[-300:]
+            raise StorageError(f"recording {rid}: ffmpeg stopped early: {detail}") from None
         except OSError as exc:
             raise StorageError(f"cannot write {out}: {exc}") from exc
         finally:
-            if proc:  # failed part-way: stop ffmpeg, its output is discarded with tmp
+            if sink is not None and not sink.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    sink.close()
+            if proc is not None and proc.poll() is None:  # failed part-way: stop ffmpeg
                 proc.kill()
-                _finish_decoder(proc, rid, fmt, quiet=True)
+                proc.wait()
+            errors.close()
             tmp.unlink(missing_ok=True)
             source.close()
         return ExportResult(rid, out, fmt, size, digest)
-
-
-def _finish_decoder(proc: subprocess.Popen[bytes], rid: str, fmt: str,
-                    quiet: bool = False) -> None:
-    if proc.stdin:
-        try:
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    if proc.wait() != 0 and not quiet:
-        raise StorageError(f"recording {rid}: ffmpeg could not convert to {fmt}: "
-                           f"{err.strip()[-300:]}")

@@ -28,6 +28,7 @@ from consent.notices import NoticeCatalogue, wav_duration
 from telephony.errors import TelephonyError
 from telephony.flow import Action, CallFlow, FlowPolicy, State
 from telephony.handoff import CallDir, Handoff
+from telephony.pjlog import stdout_to_stderr
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"sips?:([^@;>]+)@", re.IGNORECASE)
@@ -64,8 +65,14 @@ class BuildInfo:
 class _Leg(pj.Call):  # type: ignore[misc]
     """One SIP call (caller or staff side). Callbacks only enqueue events."""
 
-    def __init__(self, acc: pj.Account, events: collections.deque[tuple[Any, ...]],
-                 flow_id: str | None, role: str, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+    def __init__(
+        self,
+        acc: pj.Account,
+        events: collections.deque[tuple[Any, ...]],
+        flow_id: str | None,
+        role: str,
+        call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
         super().__init__(acc, call_id)
         self.events = events
         self.flow_id = flow_id
@@ -75,11 +82,11 @@ class _Leg(pj.Call):  # type: ignore[misc]
 
     # The call's info is read inside the callback: once DISCONNECTED has been reported the
     # session is gone and getInfo() fails, so the event carries what the handler needs.
-    def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 API
+    def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
         self.events.append(("state", self, info.state, info.lastStatusCode))
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: Any) -> None:
         # Read by the handler: right after answer() the status here is not yet ACTIVE.
         self.events.append(("media", self))
 
@@ -94,7 +101,7 @@ class _Leg(pj.Call):  # type: ignore[misc]
                 return i
         return None
 
-    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+    def onDtmfDigit(self, prm: Any) -> None:
         method = "sip-info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
         self.events.append(("dtmf", self, prm.digit, method))
 
@@ -104,7 +111,7 @@ class _Account(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.events = events
 
-    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: Any) -> None:
         # pjsua2 answers 500 unless a Call object is bound inside this callback; binding it
         # is all that happens here, the decision waits for the SIP thread's event loop.
         leg = _Leg(self, self.events, None, "caller", prm.callId)
@@ -131,7 +138,7 @@ class _Live:
 def header_value(message: str, name: str) -> list[str]:
     """Values of a SIP header in a raw message (case-insensitive, first line excluded)."""
     head = message.split("\r\n\r\n", 1)[0]
-    values = []
+    values: list[str] = []
     for line in head.split("\r\n")[1:]:
         key, sep, value = line.partition(":")
         if sep and key.strip().lower() == name.lower():
@@ -170,6 +177,7 @@ class Agent:
         self.build: BuildInfo | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._handoffs: list[Future[Any]] = []
+        self._account: Any = None
         self.apology_s = wav_duration(config.apology_file) if config.apology_file else 0.0
 
     # -- thread API ---------------------------------------------------------------------------
@@ -191,10 +199,11 @@ class Agent:
     def run(self) -> None:
         """Start pjsua2 on this thread and serve until stop(); then end calls and clean up."""
         ep = pj.Endpoint()
-        ep.libCreate()
         try:
             try:
-                self._start(ep)
+                with stdout_to_stderr():
+                    ep.libCreate()
+                    self._start(ep)
             except pj.Error as exc:
                 raise TelephonyError(
                     f"cannot start the SIP agent on {self.config.host}:{self.config.port}: "
@@ -209,6 +218,11 @@ class Agent:
             self.ready.clear()
             if self._pool:
                 self._pool.shutdown(wait=True)
+            # pjsua2 objects must be gone before the library is.
+            self._live.clear()
+            self._ending.clear()
+            self._events.clear()
+            self._account = None
             ep.libDestroy()
 
     def _start(self, ep: pj.Endpoint) -> None:
@@ -254,14 +268,24 @@ class Agent:
         kind = "server build (make pjsua2)" if self.build.server_build else "PyPI wheel"
         log.info("pjsua2 %s, %s: PJSUA_MAX_CALLS=%d", self.build.version, kind, compiled)
         if self.capacity < self.config.max_calls:
-            log.warning("sip.max_calls = %d, but this pjsua2 build holds %d SIP legs: "
-                        "capacity is %d concurrent bridged calls (run `make pjsua2`)",
-                        self.config.max_calls, compiled, self.capacity)
-        log.info("SIP agent listening on %s:%d (%s); capacity %d concurrent bridged calls; "
-                 "queue %s", self.config.host, self.config.port,
-                 "+".join(self.config.transports), self.capacity, self.config.queue_uri)
+            log.warning(
+                "sip.max_calls = %d, but this pjsua2 build holds %d SIP legs: "
+                "capacity is %d concurrent bridged calls (run `make pjsua2`)",
+                self.config.max_calls,
+                compiled,
+                self.capacity,
+            )
+        log.info(
+            "SIP agent listening on %s:%d (%s); capacity %d concurrent bridged calls; queue %s",
+            self.config.host,
+            self.config.port,
+            "+".join(self.config.transports),
+            self.capacity,
+            self.config.queue_uri,
+        )
         self._pool = ThreadPoolExecutor(
-            self.config.handoff_workers, thread_name_prefix="handoff",
+            self.config.handoff_workers,
+            thread_name_prefix="handoff",
             initializer=lambda: ep.libRegisterThread(threading.current_thread().name),
         )
 
@@ -293,8 +317,11 @@ class Agent:
     def _on_incoming(self, leg: _Leg, message: str) -> None:
         info = leg.getInfo()
         if len(self._live) >= self.capacity or self._stop.is_set():
-            log.warning("rejecting a call with 503: %d of %d calls in progress",
-                        len(self._live), self.capacity)
+            log.warning(
+                "rejecting a call with 503: %d of %d calls in progress",
+                len(self._live),
+                self.capacity,
+            )
             self._reject(leg, 503)
             return
         caller = _user(info.remoteUri)
@@ -304,19 +331,29 @@ class Agent:
         leg.flow_id = flow_id
         now = self.clock()
         flow = CallFlow(
-            call_id=info.callIdString, notice=notice, policy=self.policy, started_at=now,
+            call_id=info.callIdString,
+            notice=notice,
+            policy=self.policy,
+            started_at=now,
             do_not_record=bool(caller) and self.is_do_not_record(caller or ""),
             case_ids=header_value(message, self.config.case_id_header),
         )
-        live = _Live(flow, CallDir(self.calls_dir, flow_id), leg, caller, dialled,
-                     info.callIdString)
+        live = _Live(
+            flow, CallDir(self.calls_dir, flow_id), leg, caller, dialled, info.callIdString
+        )
         self._live[flow_id] = live
         live.calldir.open(self._meta(live))
         prm = pj.CallOpParam()
         prm.statusCode = 200
         leg.answer(prm)
-        log.info("call %s answered (service %s, notice %s v%s%s)", flow_id, notice.service,
-                 notice.id, notice.version, ", do-not-record" if flow.do_not_record else "")
+        log.info(
+            "call %s answered (service %s, notice %s v%s%s)",
+            flow_id,
+            notice.service,
+            notice.id,
+            notice.version,
+            ", do-not-record" if flow.do_not_record else "",
+        )
 
     def _reject(self, leg: _Leg, code: int) -> None:
         prm = pj.CallOpParam()
@@ -352,14 +389,19 @@ class Agent:
         caller_media.startTransmit(leg.media)
         leg.media.startTransmit(caller_media)
         if action is Action.START_RECORDING:
-            for media, path in ((caller_media, live.calldir.caller_wav),
-                                (leg.media, live.calldir.staff_wav)):
+            for media, path in (
+                (caller_media, live.calldir.caller_wav),
+                (leg.media, live.calldir.staff_wav),
+            ):
                 rec = pj.AudioMediaRecorder()
                 rec.createRecorder(str(path))
                 media.startTransmit(rec)
                 live.recorders.append(rec)
-        log.info("call %s bridged to the queue (%s)", live.flow.call_id[:16],
-                 "recording" if live.recorders else f"not recorded: {live.flow.outcome}")
+        log.info(
+            "call %s bridged to the queue (%s)",
+            live.flow.call_id[:16],
+            "recording" if live.recorders else f"not recorded: {live.flow.outcome}",
+        )
         self._save(live)
 
     def _on_state(self, leg: _Leg, state: int, status: int) -> None:
@@ -394,8 +436,9 @@ class Agent:
             before = live.flow.objection
             live.flow.caller_digit(digit, method, now)
             if before is None and live.flow.objection is not None:
-                log.info("call %s: caller objected to recording (%s)", live.flow.call_id[:16],
-                         method)
+                log.info(
+                    "call %s: caller objected to recording (%s)", live.flow.call_id[:16], method
+                )
                 self._save(live)
         else:
             self._act(live, live.flow.staff_digit(digit, now), now)
@@ -411,11 +454,18 @@ class Agent:
     def _timers(self, live: _Live, now: datetime) -> None:
         # A media-state callback can arrive before the stream is ACTIVE, with none after it:
         # look again while a leg's audio is still missing.
-        if live.flow.state is State.RINGING and live.caller is not None and \
-                live.caller.media is None:
+        if (
+            live.flow.state is State.RINGING
+            and live.caller is not None
+            and live.caller.media is None
+        ):
             self._on_media(live.caller)
-        elif live.flow.state is State.CONNECTING and live.staff is not None and \
-                live.staff.media is None and live.staff.confirmed:
+        elif (
+            live.flow.state is State.CONNECTING
+            and live.staff is not None
+            and live.staff.media is None
+            and live.staff.confirmed
+        ):
             self._on_media(live.staff)
         action = live.flow.tick(now)
         if action is not Action.NONE:
@@ -435,11 +485,17 @@ class Agent:
             level = 0.0 if action is Action.MUTE_RECORDERS else 1.0
             for rec in live.recorders:
                 rec.adjustRxLevel(level)
-            log.info("call %s recording %s", live.flow.call_id[:16],
-                     "paused" if level == 0.0 else "resumed")
+            log.info(
+                "call %s recording %s",
+                live.flow.call_id[:16],
+                "paused" if level == 0.0 else "resumed",
+            )
         elif action is Action.PLAY_APOLOGY:
-            log.warning("call %s: queue leg failed (%s), playing the apology",
-                        live.flow.call_id[:16], live.flow.queue_status)
+            log.warning(
+                "call %s: queue leg failed (%s), playing the apology",
+                live.flow.call_id[:16],
+                live.flow.queue_status,
+            )
             if self.config.apology_file and live.caller is not None and live.caller.media:
                 live.player = self._play(self.config.apology_file, live.caller.media)
                 live.hangup_at = now + timedelta(seconds=self.apology_s + 0.5)
@@ -473,11 +529,22 @@ class Agent:
         def work() -> None:
             try:
                 result = self.handoff.finish(calldir.path)
-                log.info("call %s handed over: %s%s", calldir.flow_id, result.kind,
-                         f" ({result.ingest.state})" if result.ingest else "")
+                log.info(
+                    "call %s handed over: %s%s",
+                    calldir.flow_id,
+                    result.kind,
+                    f" ({result.ingest.state})" if result.ingest else "",
+                )
+            except Exception:
+                # The call directory stays in the spool; `ingest --resume` (or the next
+                # start-up) stores it. Nothing is lost, so the agent keeps serving.
+                log.exception(
+                    "call %s: hand-over failed; kept in %s", calldir.flow_id, calldir.path
+                )
             finally:
                 calldir.release()
 
+        self._handoffs = [f for f in self._handoffs if not f.done()]
         self._handoffs.append(self._pool.submit(work))
 
     def _save(self, live: _Live) -> None:
@@ -503,19 +570,32 @@ class Agent:
 
     def _view(self, live: _Live) -> dict[str, Any]:
         f = live.flow
-        return {"call_id": f.call_id, "flow_id": live.calldir.flow_id, "state": f.state.value,
-                "service": f.notice.service, "started_at": f.started_at.isoformat(),
-                "bridged_at": f.bridged_at.isoformat() if f.bridged_at else None,
-                "recording": bool(live.recorders), "outcome": f.outcome,
-                "case_ids": f.case_ids, "paused_intervals": f.paused}
+        return {
+            "call_id": f.call_id,
+            "flow_id": live.calldir.flow_id,
+            "state": f.state.value,
+            "service": f.notice.service,
+            "started_at": f.started_at.isoformat(),
+            "bridged_at": f.bridged_at.isoformat() if f.bridged_at else None,
+            "recording": bool(live.recorders),
+            "outcome": f.outcome,
+            "case_ids": f.case_ids,
+            "paused_intervals": f.paused,
+        }
 
     def _find(self, call_id: str) -> _Live:
-        found = [lv for lv in self._live.values()
-                 if call_id in (lv.flow.call_id, lv.calldir.flow_id)
-                 or lv.calldir.flow_id.startswith(call_id)]
+        found = [
+            lv
+            for lv in self._live.values()
+            if call_id in (lv.flow.call_id, lv.calldir.flow_id)
+            or lv.calldir.flow_id.startswith(call_id)
+        ]
         if len(found) != 1:
-            raise TelephonyError(f"no live call {call_id!r}" if not found else
-                                 f"call id {call_id!r} is ambiguous ({len(found)} calls)")
+            raise TelephonyError(
+                f"no live call {call_id!r}"
+                if not found
+                else f"call id {call_id!r} is ambiguous ({len(found)} calls)"
+            )
         return found[0]
 
     def pause(self, call_id: str, *, resume: bool = False) -> dict[str, Any]:
@@ -553,5 +633,3 @@ class Agent:
 def _user(uri: str) -> str | None:
     m = _USER.search(uri)
     return m.group(1) if m else None
-
-

@@ -28,8 +28,14 @@ Route = Callable[[str], Any]
 class ControlServer:
     """Routes: GET /calls, POST /calls/<id>/pause, POST /calls/<id>/resume."""
 
-    def __init__(self, agent: Any, *, port: int, token_file: Path,
-                 register_thread: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        agent: Any,
+        *,
+        port: int,
+        token_file: Path,
+        register_thread: Callable[[], None] = lambda: None,
+    ) -> None:
         self.agent = agent
         self.token = secrets.token_urlsafe(24)
         self.token_file = token_file
@@ -56,12 +62,17 @@ class ControlServer:
                 try:
                     if method == "GET" and parts == ["calls"]:
                         result = server.agent.submit(server.agent.list_calls).result(10)
-                    elif method == "POST" and len(parts) == 3 and parts[0] == "calls" \
-                            and parts[2] in ("pause", "resume"):
+                    elif (
+                        method == "POST"
+                        and len(parts) == 3
+                        and parts[0] == "calls"
+                        and parts[2] in ("pause", "resume")
+                    ):
                         call_id = urllib.parse.unquote(parts[1])
                         resume = parts[2] == "resume"
                         result = server.agent.submit(
-                            lambda: server.agent.pause(call_id, resume=resume)).result(10)
+                            lambda: server.agent.pause(call_id, resume=resume)
+                        ).result(10)
                     else:
                         self._reply(404, {"error": f"no route {method} {self.path}"})
                         return
@@ -70,10 +81,10 @@ class ControlServer:
                     return
                 self._reply(200, result)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle("POST")
 
         self._httpd = HTTPServer(("127.0.0.1", port), Handler)
@@ -85,12 +96,12 @@ class ControlServer:
         self._httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> None:
-        atomic_write_bytes(self.token_file,
-                           json.dumps({"port": self.port, "token": self.token}).encode())
+        atomic_write_bytes(
+            self.token_file, json.dumps({"port": self.port, "token": self.token}).encode()
+        )
         self.token_file.chmod(0o600)
         self._thread.start()
-        log.info("control socket on http://127.0.0.1:%d (token in %s)", self.port,
-                 self.token_file)
+        log.info("control socket on http://127.0.0.1:%d (token in %s)", self.port, self.token_file)
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -111,8 +122,9 @@ class ControlClient:
         self.token = info["token"]
 
     def _call(self, method: str, path: str) -> Any:
-        req = urllib.request.Request(self.base + path, method=method,
-                                     headers={"Authorization": f"Bearer {self.token}"})
+        req = urllib.request.Request(  # noqa: S310 - the base is http://127.0.0.1
+            self.base + path, method=method, headers={"Authorization": f"Bearer {self.token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=15) as r:  # noqa: S310 - loopback only
                 return json.loads(r.read())
@@ -123,12 +135,13 @@ class ControlClient:
                 message = str(exc)
             raise TelephonyError(message) from None
         except urllib.error.URLError as exc:
-            raise TelephonyError(f"the agent at {self.base} is not answering: {exc.reason}") \
-                from None
+            raise TelephonyError(
+                f"the agent at {self.base} is not answering: {exc.reason}"
+            ) from None
 
     def calls(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/calls"))
 
     def pause(self, call_id: str, *, resume: bool = False) -> dict[str, Any]:
         action = "resume" if resume else "pause"
-        return dict(self._call("POST", f"/calls/{urllib.request.quote(call_id, safe='')}/{action}"))
+        return dict(self._call("POST", f"/calls/{urllib.parse.quote(call_id, safe='')}/{action}"))

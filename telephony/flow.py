@@ -132,8 +132,10 @@ class CallFlow:
             self._heard(now)
             self._go(State.CONNECTING)
             return Action.CONNECT_QUEUE
-        if self._staff_digit_at and (now - self._staff_digit_at).total_seconds() > \
-                self.policy.code_timeout_s:
+        if (
+            self._staff_digit_at
+            and (now - self._staff_digit_at).total_seconds() > self.policy.code_timeout_s
+        ):
             self._staff_digits, self._staff_digit_at = "", None
         return Action.NONE
 
@@ -182,12 +184,12 @@ class CallFlow:
             return Action.NONE  # pressing pause twice is harmless
         if self.state is not State.BRIDGED:
             raise InvalidStateError(
-                f"call {self.call_id}: cannot pause in state {self.state.value} "
-                "(allowed: bridged)"
+                f"call {self.call_id}: cannot pause in state {self.state.value} (allowed: bridged)"
             )
         self._go(State.PAUSED)
-        self.paused.append({"start": _iso(now), "end": None, "source": source,
-                            "offset_s": self._offset(now)})
+        self.paused.append(
+            {"start": _iso(now), "end": None, "source": source, "offset_s": self._offset(now)}
+        )
         return Action.MUTE_RECORDERS if self.recording_wanted else Action.NONE
 
     def resume(self, now: datetime, source: str) -> Action:
@@ -195,8 +197,7 @@ class CallFlow:
             return Action.NONE
         if self.state is not State.PAUSED:
             raise InvalidStateError(
-                f"call {self.call_id}: cannot resume in state {self.state.value} "
-                "(allowed: paused)"
+                f"call {self.call_id}: cannot resume in state {self.state.value} (allowed: paused)"
             )
         self._go(State.BRIDGED)
         self._close_pause(now)
@@ -247,8 +248,11 @@ class CallFlow:
         """What the caller was told and chose (stored with the recording, or alone)."""
         return {
             "call_id": self.call_id,
-            "notice": {"id": self.notice.id, "version": self.notice.version,
-                       "language": self.notice.language},
+            "notice": {
+                "id": self.notice.id,
+                "version": self.notice.version,
+                "language": self.notice.language,
+            },
             "notice_seconds_played": self.notice_heard_s,
             "notice_duration_s": round(self.notice.duration_s, 2),
             "notice_completed": self.notice_completed,

@@ -85,7 +85,7 @@ def repair_wav(path: Path) -> float:
         fh.truncate(WAV_HEADER + data)
         fh.flush()
         os.fsync(fh.fileno())
-    return data / frame / rate
+    return float(data / frame / rate)
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,7 @@ class Handoff:
         caller, staff = path / "caller.wav", path / "staff.wav"
         has_audio = consent.get("recorded") and caller.is_file() and staff.is_file()
         if not has_audio:
-            store_consent_only(self.pipeline.catalogue, meta["call_id"], consent,
-                               actor=self.actor)
+            store_consent_only(self.pipeline.catalogue, meta["call_id"], consent, actor=self.actor)
             self._remove(path)
             return HandoffResult(flow_id, "consent-only")
         if self._already_handed_over(flow_id):
@@ -134,8 +133,9 @@ class Handoff:
             started_at=_parse(consent.get("bridged_at")),
             complete=complete,
         )
-        job = self.pipeline.submit(stereo, request, actor=self.actor, move=True,
-                                   recording_id=flow_id)
+        job = self.pipeline.submit(
+            stereo, request, actor=self.actor, move=True, recording_id=flow_id
+        )
         self._remove(path)  # the job in the spool is now the durable copy
         return HandoffResult(flow_id, "recording", self.pipeline.process(job.id))
 

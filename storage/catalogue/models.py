@@ -137,9 +137,7 @@ class RecordingCaseRef(Base):
     recording: Mapped[Recording] = relationship(back_populates="case_links")
     case_ref: Mapped[CaseRef] = relationship(lazy="joined")
 
-    __table_args__ = (
-        Index("uq_recording_case_ref", "recording_id", "case_ref_id", unique=True),
-    )
+    __table_args__ = (Index("uq_recording_case_ref", "recording_id", "case_ref_id", unique=True),)
 
 
 class ConsentRecordRow(Base):
@@ -161,8 +159,9 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(64), index=True)

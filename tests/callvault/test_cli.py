@@ -21,13 +21,15 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
+def test_demo_places_a_real_sip_call_on_the_embedded_default(tmp_path: Path) -> None:
     r = run(tmp_path, "demo")
     assert r.returncode == 0, r.stderr
     for step in (
         "[1] callvault init",
-        "step done: uploaded",
-        "step done: committed",
+        "the agent bridged the caller to the queue",
+        "2 channels",
+        "case ids CT-2026-0001 (from the X-Case-ID header)",
+        '"outcome": "recorded"',
         "not 'RIFF' or 'OggS'",
         "checksums of ciphertext and plaintext verified",
         "intact: 2 events",

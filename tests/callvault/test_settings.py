@@ -57,7 +57,9 @@ def test_environment_overrides_the_file_and_secrets_are_masked(tmp_path: Path) -
         ("[audio]\nopus_complexity = 11\n", {}, "audio.opus_complexity = 11 is out of range 0..10"),
         ('[s3]\npath_style = "yes"\n', {}, "s3.path_style = 'yes' is not a boolean"),
         ('[s3]\nbuckett = "x"\n', {}, "unknown key s3.buckett"),
-        ("[sip]\nport = 1\n", {}, "unknown section [sip]"),
+        ("[sipp]\nport = 1\n", {}, "unknown section [sipp]"),
+        ('[sip]\ntransports = ["sctp"]\n', {}, "sip.transports = ['sctp']: allowed values"),
+        ('[consent]\npause_code = "*x"\n', {}, "consent.pause_code = '*x' must be DTMF digits"),
         ("[audio\n", {}, "not valid TOML"),
         (
             "",

@@ -58,6 +58,8 @@ def test_round_trip_of_real_speech(
 
     original, rate = read_wav(speech_call)
     decoded, out_rate = read_wav(out)
+    with wave.open(str(out)) as w:  # the header's sizes are true (ffmpeg wrote a file, not a pipe)
+        assert w.getnframes() == len(decoded) and 44 + w.getnframes() * 4 == out.stat().st_size
     assert out_rate == rate == 8000
     assert decoded.shape[1] == 2
     assert abs(len(decoded) - len(original)) / rate < 0.05  # duration within 50 ms

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,19 +27,55 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("voices")
     out = {}
     for name, text, voice in (
-        ("caller", "Hello, I am phoning about the bins on Ongar Road. They were not "
-                   "collected this week and the street is full of rubbish.", "en-gb"),
-        ("staff", "Good morning, this is the council. I am sorry to hear that. Let me "
-                  "book a collection for tomorrow and give you a reference number.", "en-us"),
+        (
+            "caller",
+            "Hello, I am phoning about the bins on Ongar Road. They were not "
+            "collected this week and the street is full of rubbish.",
+            "en-gb",
+        ),
+        (
+            "staff",
+            "Good morning, this is the council. I am sorry to hear that. Let me "
+            "book a collection for tomorrow and give you a reference number.",
+            "en-us",
+        ),
     ):
         pcm = espeak(text, d / f"{name}.pcm.wav", voice=voice)
         ulaw = d / f"{name}.wav"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(pcm), "-c:a", "pcm_mulaw",
-                        str(ulaw)], check=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(pcm), "-c:a", "pcm_mulaw", str(ulaw)],
+            check=True,
+        )
         out[name] = ulaw
         out[name + "_pcm"] = pcm
     out["notice"] = espeak(NOTICE_TEXT, d / "notice.wav")
     return out
+
+
+PT_PROBE = """
+import socket, pjsua2 as pj
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
+ep = pj.Endpoint(); ep.libCreate(); cfg = pj.EpConfig(); cfg.logConfig.consoleLevel = 0
+cfg.uaConfig.threadCnt = 0; cfg.uaConfig.mainThreadOnly = True; ep.libInit(cfg)
+t = pj.TransportConfig(); t.boundAddress = "127.0.0.1"
+ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, t)
+ep.audDevManager().setNullDev(); ep.libStart()
+acc = pj.Account(); ac = pj.AccountConfig(); ac.idUri = "sip:probe@127.0.0.1"; acc.create(ac, True)
+c = pj.Call(acc); c.makeCall("sip:q@127.0.0.1:%d" % s.getsockname()[1], pj.CallOpParam(True))
+for _ in range(20): ep.libHandleEvents(10)
+sdp = s.recv(8000).decode()
+print([l.split()[0].split(":")[1] for l in sdp.splitlines() if "telephone-event" in l][0])
+c.hangup(pj.CallOpParam()); ep.libDestroy()
+"""
+
+
+@pytest.fixture(scope="session")
+def te_pt() -> int:
+    """The payload type this pjsua2 build offers for telephone-event (120 on 2.12.1)."""
+    r = subprocess.run(
+        [sys.executable, "-c", PT_PROBE], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(r.stdout.strip().splitlines()[-1])
 
 
 @dataclass
@@ -55,8 +92,14 @@ class RunningAgent:
         return f"127.0.0.1:{self.sip_port}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([CALLVAULT, "--config", str(self.config), *args], capture_output=True,
-                           text=True, timeout=120, check=False, cwd=self.workdir)
+        r = subprocess.run(
+            [CALLVAULT, "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=self.workdir,
+        )
         if check and r.returncode != 0:
             raise AssertionError(f"callvault {' '.join(args)}: {r.stderr}")
         return r
@@ -69,8 +112,11 @@ class RunningAgent:
         token.unlink(missing_ok=True)
         logfh = open(self.log, "a")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(
-            [CALLVAULT, "--config", str(self.config), "agent"], cwd=self.workdir,
-            stdout=logfh, stderr=subprocess.STDOUT, text=True,
+            [CALLVAULT, "--config", str(self.config), "agent"],
+            cwd=self.workdir,
+            stdout=logfh,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")},
         )
         logfh.close()
@@ -105,8 +151,9 @@ class RunningAgent:
             time.sleep(0.2)
         raise AssertionError(f"agent not idle after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
-    def call(self, caller: CallerScenario, queue: QueueScenario | None = None,
-             timeout: float = 90) -> tuple[int, str]:
+    def call(
+        self, caller: CallerScenario, queue: QueueScenario | None = None, timeout: float = 90
+    ) -> tuple[int, str]:
         """Place one call with sipp (and serve the queue with sipp); returns the UAC result."""
         uas = None
         if queue is not None:
@@ -141,7 +188,14 @@ control_port = {control_port}
 
 [consent]
 objection_grace_s = 1
-notices = [{{ id = "test-notice", version = "7", language = "en-GB", file = "{voices['notice']}", dialled = "*", service = "waste" }}]
+
+[[consent.notices]]
+id = "test-notice"
+version = "7"
+language = "en-GB"
+file = "{voices["notice"]}"
+dialled = "*"
+service = "waste"
 """)
     a = RunningAgent(config, tmp_path, None, sip_port, queue_port, tmp_path / "agent.log")
     a.cli("init")

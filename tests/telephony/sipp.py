@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.telephony.dtmf_pcap import write_dtmf_pcap
 
 DTMF_DIR = Path("/usr/share/sip-tester")
 PCAP_NAMES = {"*": "star", "#": "pound"}
@@ -102,8 +105,10 @@ class CallerScenario:
                 body += f'  <pause milliseconds="{step.at_ms - elapsed}"/>\n'
                 elapsed = step.at_ms
             if step.kind == "dtmf":
-                body += (f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(step.digit)}"/>'
-                         "</action></nop>\n")
+                body += (
+                    f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(step.digit)}"/>'
+                    "</action></nop>\n"
+                )
             elif step.kind == "info":
                 body += _info(step.digit, cseq)
                 cseq += 1
@@ -160,17 +165,24 @@ def _bye(cseq: int) -> str:
 
 
 def _scenario(name: str, body: str) -> str:
-    return (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n{body}\n'
-            "</scenario>\n")
+    return (
+        f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n{body}\n'
+        "</scenario>\n"
+    )
 
 
 @dataclass
 class QueueScenario:
-    """The service queue: answers (or refuses), sends staff speech, optional staff digits."""
+    """The service queue: answers (or refuses), sends staff speech, optional staff digits.
+
+    The agent offers telephone-event under its own dynamic payload type (`te_pt`); the answer
+    and the generated RFC 4733 packets use the same number.
+    """
 
     audio: Path
     digits: list[tuple[int, str]] = field(default_factory=list)  # (ms after answer, digit)
     refuse_with: int | None = None
+    te_pt: int = 101
 
     def xml(self) -> str:
         reply = """
@@ -188,7 +200,8 @@ class QueueScenario:
   </send>"""
         if self.refuse_with:
             body = '  <recv request="INVITE"/>' + reply.format(
-                code=f"{self.refuse_with} Busy Here", extra="Content-Length: 0")
+                code=f"{self.refuse_with} Busy Here", extra="Content-Length: 0"
+            )
             body += '\n  <recv request="ACK"/>'
             return _scenario("queue", body)
         sdp = """Content-Type: application/sdp
@@ -199,10 +212,10 @@ class QueueScenario:
       s=-
       c=IN IP4 [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
+      m=audio [media_port] RTP/AVP 0 {pt}
       a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15"""
+      a=rtpmap:{pt} telephone-event/8000
+      a=fmtp:{pt} 0-15""".replace("{pt}", str(self.te_pt))
         body = '  <recv request="INVITE"/>' + reply.format(code="200 OK", extra=sdp)
         body += '\n  <recv request="ACK" rtd="true"/>\n'
         body += f'  <nop><action><exec rtp_stream="{self.audio},-1,0"/></action></nop>\n'
@@ -211,8 +224,14 @@ class QueueScenario:
             if at > elapsed:
                 body += f'  <pause milliseconds="{at - elapsed}"/>\n'
                 elapsed = at
-            body += (f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(digit)}"/>'
-                     "</action></nop>\n")
+            pcap = (
+                dtmf_pcap(digit)
+                if self.te_pt == 101
+                else write_dtmf_pcap(
+                    Path(tempfile.mkdtemp()) / f"dtmf-{self.te_pt}.pcap", digit, self.te_pt
+                )
+            )
+            body += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
         body += """  <recv request="BYE"/>
   <send>
     <![CDATA[
@@ -229,21 +248,48 @@ class QueueScenario:
         return _scenario("queue", body)
 
 
-def start_sipp(scenario_xml: str, workdir: Path, name: str, *, target: str | None = None,
-               port: int | None = None, calls: int = 1, rate: float = 1.0,
-               service: str = "100", extra: tuple[str, ...] = (),
-               timeout_s: int = 60) -> subprocess.Popen[str]:
+def start_sipp(
+    scenario_xml: str,
+    workdir: Path,
+    name: str,
+    *,
+    target: str | None = None,
+    port: int | None = None,
+    calls: int = 1,
+    rate: float = 1.0,
+    service: str = "100",
+    extra: tuple[str, ...] = (),
+    timeout_s: int = 60,
+) -> subprocess.Popen[str]:
     """Run sipp in the background; as UAC when `target` is given, else as UAS on `port`."""
     xml = workdir / f"{name}.xml"
     xml.write_text(scenario_xml)
     media_port = free_port() & ~1  # even RTP port
-    cmd = ["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-mi", "127.0.0.1",
-           "-mp", str(media_port), "-m", str(calls), "-nostdin",
-           "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err",
-           "-error_file", str(workdir / f"{name}.errors.log"), *extra]
+    cmd = [
+        "sipp",
+        "-sf",
+        str(xml),
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(media_port),
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-timeout",
+        f"{timeout_s}s",
+        "-timeout_error",
+        "-trace_err",
+        "-error_file",
+        str(workdir / f"{name}.errors.log"),
+        *extra,
+    ]
     if port:
         cmd += ["-p", str(port)]
     if target:
         cmd += ["-s", service, "-r", str(rate), "-l", str(calls), target]
-    return subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
