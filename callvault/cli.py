@@ -350,7 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"callvault: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("callvault: interrupted; anything spooled is kept for --resume", file=sys.stderr)
+        print(
+            "callvault: interrupted (a job already in the spool is finished by "
+            "`callvault ingest --resume`)",
+            file=sys.stderr,
+        )
         return 130
     finally:
         svc.close()

@@ -50,6 +50,9 @@ def rewrap_all(
                 .where(RecordingKey.kek_id != target)
                 .order_by(RecordingKey.recording_id)
                 .limit(batch)
+                # A concurrent purge may delete a key row: wait for it rather than update a
+                # row that is gone (PostgreSQL then leaves the deleted row out).
+                .with_for_update()
             ).all()
             if not rows:
                 break

@@ -148,10 +148,12 @@ class S3Store(ObjectStore):
         return body  # type: ignore[no-any-return]
 
     def _version_pairs(self, keys: list[str]) -> list[tuple[str, str]]:
+        # One listing per key (its full name as the prefix): the cost follows the batch,
+        # not how many recordings share the key's day.
         pairs: list[tuple[str, str]] = []
         wanted = set(keys)
         paginator = self._client.get_paginator("list_object_versions")
-        for prefix in sorted({k.rsplit("/", 1)[0] + "/" for k in keys}):
+        for prefix in sorted(wanted):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
                     if item["Key"] in wanted:
