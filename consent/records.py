@@ -44,8 +44,7 @@ def store_consent_only(
             s,
             actor=actor,
             action="consent.record",
-            details={
-                "call_id": call_id,
+            details={  # the row, not the call ID: the audit log outlives the record
                 "outcome": document.get("outcome"),
                 "consent_record": row.id,
             },

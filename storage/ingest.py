@@ -334,14 +334,15 @@ class IngestPipeline:
                 actor=m["actor"],
                 action="recording.ingest",
                 recording_id=job.id,
+                # No call ID or case references here: the audit log outlives the recording
+                # and must not keep identifiers that point back at the caller.
                 details={
-                    "call_id": req["call_id"],
                     "object_key": rec.object_key,
                     "format": rec.format,
                     "duration_s": rec.duration_s,
                     "sha256_ciphertext": rec.sha256_ciphertext,
                     "kek_id": enc["kek_id"],
-                    "case_ids": list(dict.fromkeys(req["case_ids"])),
+                    "case_refs": len(dict.fromkeys(req["case_ids"])),
                     "complete": rec.complete,
                 },
             )
