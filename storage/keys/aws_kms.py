@@ -26,7 +26,7 @@ class AwsKmsKeyWrapper(KeyWrapper):
         client: Any | None = None,
     ) -> None:
         self.key_id = key_id
-        self._client = client or boto3.session.Session().client(
+        self._client: Any = client or boto3.session.Session().client(
             "kms", region_name=region, endpoint_url=endpoint_url
         )
 

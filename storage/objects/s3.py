@@ -40,7 +40,7 @@ class S3Store(ObjectStore):
     def __init__(self, options: S3Options, client: Any | None = None) -> None:
         self.options = options
         self.bucket = options.bucket
-        self._client = client or boto3.session.Session().client(
+        self._client: Any = client or boto3.session.Session().client(
             "s3",
             endpoint_url=options.endpoint_url,
             region_name=options.region,
