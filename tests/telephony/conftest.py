@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -172,10 +174,31 @@ class RunningAgent:
         return uac.returncode, err
 
 
+def free_rtp_base(span: int = 200) -> int:
+    """An even RTP port base below the kernel's ephemeral range (where sipp's ports come
+    from) whose first ports are free right now."""
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(10000, 30000 - span, 2)
+        socks = []
+        try:
+            for port in range(base, base + 20):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free RTP port range found")
+
+
 @pytest.fixture
 def agent(tmp_path: Path, voices: dict[str, Path]) -> Iterator[RunningAgent]:
     sip_port, queue_port, control_port = free_port(), free_port(), free_port()
-    rtp = 20000 + (os.getpid() * 37 + sip_port) % 20000 // 2 * 2
+    rtp = free_rtp_base()
     config = tmp_path / "callvault.toml"
     config.write_text(f"""
 [sip]

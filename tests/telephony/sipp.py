@@ -183,6 +183,7 @@ class QueueScenario:
     digits: list[tuple[int, str]] = field(default_factory=list)  # (ms after answer, digit)
     refuse_with: int | None = None
     te_pt: int = 101
+    hangup_after_ms: int | None = None  # the staff side hangs up (sends BYE) this long after
 
     def xml(self) -> str:
         reply = """
@@ -216,7 +217,20 @@ class QueueScenario:
       a=rtpmap:0 PCMU/8000
       a=rtpmap:{pt} telephone-event/8000
       a=fmtp:{pt} 0-15""".replace("{pt}", str(self.te_pt))
-        body = '  <recv request="INVITE"/>' + reply.format(code="200 OK", extra=sdp)
+        # sipp refuses variables that are never used: capture only when we send BYE.
+        capture = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+    </action>
+  """
+        invite = (
+            f'  <recv request="INVITE">{capture}</recv>'
+            if self.hangup_after_ms
+            else ('  <recv request="INVITE"/>')
+        )
+        body = invite + reply.format(code="200 OK", extra=sdp)
         body += '\n  <recv request="ACK" rtd="true"/>\n'
         body += f'  <nop><action><exec rtp_stream="{self.audio},-1,0"/></action></nop>\n'
         elapsed = 0
@@ -232,6 +246,24 @@ class QueueScenario:
                 )
             )
             body += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+        if self.hangup_after_ms is not None:
+            if self.hangup_after_ms > elapsed:
+                body += f'  <pause milliseconds="{self.hangup_after_ms - elapsed}"/>\n'
+            body += """  <send retrans="500">
+    <![CDATA[
+      BYE [$contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$to];tag=[pid]SIPpTag01[call_number]
+      To: [$from]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+            return _scenario("queue", body)
         body += """  <recv request="BYE"/>
   <send>
     <![CDATA[

@@ -391,3 +391,17 @@ def test_serve_runs_the_agent_and_the_scheduler(
     out, _ = proc.communicate(timeout=60)
     agent.process = None
     assert proc.returncode == 0, seen + out
+
+
+def test_staff_hanging_up_ends_the_caller_leg_too(
+    agent: RunningAgent, voices: dict[str, Path]
+) -> None:
+    rc, err = agent.call(
+        CallerScenario(voices["caller"], hung_up_by_agent=True),
+        QueueScenario(voices["staff"], hangup_after_ms=4000),
+    )
+    assert rc == 0, err
+    agent.wait_idle()
+    [rec] = recordings(agent)
+    assert rec["consent"]["ended_by"] == "staff" and rec["consent"]["outcome"] == "recorded"
+    assert 3.5 < rec["duration_s"] < 5
