@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from callvault import cli_retention, cli_telephony
+from callvault.cli_common import actor, emit, parse_time
 from callvault.settings import ConfigError, load_settings
 from callvault.wiring import Services
 from storage.audit import verify_chain
@@ -24,30 +23,6 @@ from telephony.handoff import Handoff
 
 log = logging.getLogger("callvault")
 Handler = Callable[[argparse.Namespace, Services], int]
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _time(value: str) -> datetime:
-    """ISO 8601 date or datetime; without a zone it is taken as UTC."""
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date/time") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
-    if args.json:
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        human()
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -98,11 +73,11 @@ def cmd_ingest(args: argparse.Namespace, svc: Services) -> int:
         consent=consent,
         started_at=args.started_at,
     )
-    result = pipeline.ingest(args.files[0], request, actor=_actor())
+    result = pipeline.ingest(args.files[0], request, actor=actor())
     if result.state != "stored":
         return _print_results([result])
     view = svc.recordings().show(result.recording_id)
-    _emit(args, view, lambda: _print_recording(view))
+    emit(args, view, lambda: _print_recording(view))
     return 0
 
 
@@ -142,28 +117,28 @@ def cmd_list(args: argparse.Namespace, svc: Services) -> int:
             )
         print(f"{len(rows)} recording(s)", file=sys.stderr)
 
-    _emit(args, rows, human)
+    emit(args, rows, human)
     return 0
 
 
 def cmd_show(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     view = svc.recordings().show(args.id)
-    _emit(args, view, lambda: _print_recording(view))
+    emit(args, view, lambda: _print_recording(view))
     return 0
 
 
 def cmd_tag(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    view = svc.recordings().tag(args.id, args.case_id, actor=_actor())
-    _emit(args, view, lambda: print(f"{view['id']}  case ids: {', '.join(view['case_ids'])}"))
+    view = svc.recordings().tag(args.id, args.case_id, actor=actor())
+    emit(args, view, lambda: print(f"{view['id']}  case ids: {', '.join(view['case_ids'])}"))
     return 0
 
 
 def cmd_export(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     r = svc.recordings().export(
-        args.id, args.out, reason=args.reason, actor=_actor(), fmt=args.format
+        args.id, args.out, reason=args.reason, actor=actor(), fmt=args.format
     )
     data = {
         "id": r.recording_id,
@@ -172,7 +147,7 @@ def cmd_export(args: argparse.Namespace, svc: Services) -> int:
         "bytes": r.bytes_written,
         "sha256": r.sha256,
     }
-    _emit(
+    emit(
         args,
         data,
         lambda: print(
@@ -195,11 +170,11 @@ def cmd_audit_verify(args: argparse.Namespace, svc: Services) -> int:
         "problem": res.problem,
     }
     if res.ok:
-        _emit(
+        emit(
             args, data, lambda: print(f"audit log intact: {res.count} events, head {res.head_hash}")
         )
         return 0
-    _emit(args, data, lambda: None)
+    emit(args, data, lambda: None)
     print(f"callvault: audit log BROKEN at row {res.first_bad_seq}: {res.problem}", file=sys.stderr)
     return 1
 
@@ -208,10 +183,10 @@ def cmd_keys_rotate(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     new = svc.envelope.active.rotate(args.kms_key_id)
     print(f"new key-encryption key {new}", file=sys.stderr)
-    r = rewrap_all(svc.catalogue, svc.envelope, actor=_actor())
+    r = rewrap_all(svc.catalogue, svc.envelope, actor=actor())
     data = {"kek_id": r.new_kek_id, "rewrapped": r.rewrapped, "from": r.from_keks}
     sources = "".join(f"\n  from {k}: {n}" for k, n in r.from_keks.items())
-    _emit(
+    emit(
         args,
         data,
         lambda: print(f"re-wrapped {r.rewrapped} data key(s) under {r.new_kek_id}" + sources),
@@ -241,14 +216,14 @@ def cmd_keys_list(args: argparse.Namespace, svc: Services) -> int:
                 f"{'' if d['can_unwrap_here'] else '  (cannot unwrap on this node)'}"
             )
 
-    _emit(args, data, human)
+    emit(args, data, human)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, svc: Services) -> int:
     from callvault.demo import run_demo
 
-    return run_demo(svc, actor=_actor(), workdir=args.workdir)
+    return run_demo(svc, actor=actor(), workdir=args.workdir)
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -285,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--agent", help="staff member or extension that took the call")
     ing.add_argument("--case-id", action="append", default=[])
     ing.add_argument("--consent", type=Path, metavar="FILE.json")
-    ing.add_argument("--started-at", type=_time, help="call start (default: file mtime - length)")
+    ing.add_argument(
+        "--started-at", type=parse_time, help="call start (default: file mtime - length)"
+    )
 
     rec = sub.add_parser("recordings", help="list, show, tag, export recordings")
     rsub = rec.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -293,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--case-id")
     ls.add_argument("--caller")
     ls.add_argument("--service")
-    ls.add_argument("--since", type=_time)
-    ls.add_argument("--until", type=_time)
+    ls.add_argument("--since", type=parse_time)
+    ls.add_argument("--until", type=parse_time)
     ls.add_argument("--limit", type=int, default=1000)
     add("show", cmd_show, "one recording with its consent record", rsub).add_argument("id")
     tg = add("tag", cmd_tag, "attach a case id (audited)", rsub)

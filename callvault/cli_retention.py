@@ -9,8 +9,6 @@ stored jobs.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import logging
 import os
 import sys
@@ -21,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from callvault.cli_common import actor, emit, parse_time
 from callvault.settings import Settings, load_settings
 from callvault.wiring import Services
 from retention_jobs.assign import apply_policy
@@ -47,30 +46,6 @@ RESUME_JOB = "spool-resume"
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _time(value: str) -> datetime:
-    """ISO 8601 date or datetime; without a zone it is taken as UTC."""
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date/time") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        human()
 
 
 # -- retention ------------------------------------------------------------------------------
@@ -102,7 +77,7 @@ def cmd_policy(args: argparse.Namespace, svc: Services) -> int:
             print("  (none: every recording takes the default class)")
         print(f"arithmetic: {doc['arithmetic']}")
 
-    _emit(args, doc, human)
+    emit(args, doc, human)
     return 0
 
 
@@ -112,7 +87,7 @@ def cmd_apply(args: argparse.Namespace, svc: Services) -> int:
         svc.catalogue,
         svc.retention_policy(),
         now=args.now or _utcnow(),
-        actor=_actor(),
+        actor=actor(),
         audit=AuditLog(),
         dry_run=args.dry_run,
     )
@@ -129,7 +104,7 @@ def cmd_apply(args: argparse.Namespace, svc: Services) -> int:
         for change, n in sorted(d["class_changes"].items()):
             print(f"  class {change}: {n}")
 
-    _emit(args, d, human)
+    emit(args, d, human)
     return 0
 
 
@@ -140,15 +115,15 @@ def cmd_run(args: argparse.Namespace, svc: Services) -> int:
         try:
             report = svc.purger().run(
                 now=args.now or _utcnow(),
-                actor=_actor(),
+                actor=actor(),
                 dry_run=args.dry_run,
                 should_stop=stop.is_set,
             )
         except PurgeFailed as exc:
             failed = exc.report
-            _emit(args, failed.as_dict(), lambda: print(*failed.lines(), sep="\n"))
+            emit(args, failed.as_dict(), lambda: print(*failed.lines(), sep="\n"))
             raise
-    _emit(args, report.as_dict(), lambda: print(*report.lines(), sep="\n"))
+    emit(args, report.as_dict(), lambda: print(*report.lines(), sep="\n"))
     return 0
 
 
@@ -177,7 +152,7 @@ def cmd_schedule(args: argparse.Namespace, svc: Services) -> int:
         if not svc.settings.schedule.purge_enabled:
             print("retention purge: disabled on this node (schedule.purge_enabled = false)")
 
-    _emit(args, rows, human)
+    emit(args, rows, human)
     return 0
 
 
@@ -196,7 +171,7 @@ def cmd_records(args: argparse.Namespace, svc: Services) -> int:
             )
         print(f"{len(rows)} destruction record(s)", file=sys.stderr)
 
-    _emit(args, rows, human)
+    emit(args, rows, human)
     return 0
 
 
@@ -208,7 +183,7 @@ def cmd_hold_add(args: argparse.Namespace, svc: Services) -> int:
     view = svc.holds().add(
         args.reference,
         args.reason,
-        actor=_actor(),
+        actor=actor(),
         recordings=args.recording,
         case_ids=args.case_id,
     )
@@ -224,7 +199,7 @@ def cmd_hold_add(args: argparse.Namespace, svc: Services) -> int:
             )
         )
 
-    _emit(args, view, human)
+    emit(args, view, human)
     if view["already_destroyed_or_destroying"]:
         print(
             f"callvault: warning: {len(view['already_destroyed_or_destroying'])} recording(s) "
@@ -237,8 +212,8 @@ def cmd_hold_add(args: argparse.Namespace, svc: Services) -> int:
 
 def cmd_hold_release(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
-    view = svc.holds().release(args.reference, actor=_actor(), reason=args.reason)
-    _emit(
+    view = svc.holds().release(args.reference, actor=actor(), reason=args.reason)
+    emit(
         args,
         view,
         lambda: print(
@@ -262,7 +237,7 @@ def cmd_hold_list(args: argparse.Namespace, svc: Services) -> int:
             )
         print(f"{len(holds)} hold(s)", file=sys.stderr)
 
-    _emit(args, holds, human)
+    emit(args, holds, human)
     return 0
 
 
@@ -408,14 +383,14 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     add("policy", cmd_policy, "show the effective retention policy", rsub)
     ap = add("apply", cmd_apply, "recompute every stored recording's class and expiry", rsub)
     ap.add_argument("--dry-run", action="store_true", help="count the changes, write nothing")
-    ap.add_argument("--now", type=_time, help="judge 'now expired' as of this time (UTC)")
+    ap.add_argument("--now", type=parse_time, help="judge 'now expired' as of this time (UTC)")
     run = add("run", cmd_run, "destroy every expired recording that no hold protects", rsub)
     run.add_argument("--dry-run", action="store_true", help="list what would go and why")
-    run.add_argument("--now", type=_time, help="judge expiry as of this time (default: now)")
+    run.add_argument("--now", type=parse_time, help="judge expiry as of this time (default: now)")
     add("schedule", cmd_schedule, "next run times of the scheduled jobs", rsub)
     rec = add("records", cmd_records, "destruction records (no personal data)", rsub)
-    rec.add_argument("--since", type=_time)
-    rec.add_argument("--until", type=_time)
+    rec.add_argument("--since", type=parse_time)
+    rec.add_argument("--until", type=parse_time)
 
     hold = sub.add_parser("hold", help="legal holds: held recordings are never destroyed")
     hsub = hold.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -12,25 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from callvault.agent_runner import AgentComponent
+from callvault.cli_common import actor, emit
 from callvault.wiring import Services
 from consent.do_not_record import DoNotRecordList
 from retention_jobs.stopping import StopRequest, stop_on_signals
 
 log = logging.getLogger("callvault")
-
-
-def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        human()
-
-
-def _actor() -> str:
-    from callvault.cli import _actor as actor
-
-    return actor()
 
 
 def cmd_agent(args: argparse.Namespace, svc: Services) -> int:
@@ -75,31 +61,31 @@ def cmd_calls_list(args: argparse.Namespace, svc: Services) -> int:
             )
         print(f"{len(calls)} live call(s)", file=sys.stderr)
 
-    _emit(args, calls, human)
+    emit(args, calls, human)
     return 0
 
 
 def cmd_calls_pause(args: argparse.Namespace, svc: Services) -> int:
     view = _client(svc).pause(args.call_id, resume=args.resume)
-    _emit(args, view, lambda: print(f"{view['flow_id']}  {view['state']}"))
+    emit(args, view, lambda: print(f"{view['flow_id']}  {view['state']}"))
     return 0
 
 
 def cmd_objections_add(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     r = DoNotRecordList(svc.catalogue, svc.hasher).add(
-        args.number, reason=args.reason, actor=_actor()
+        args.number, reason=args.reason, actor=actor()
     )
-    _emit(args, r, lambda: print(f"added {r['caller_hash'][:16]}… to the do-not-record list"))
+    emit(args, r, lambda: print(f"added {r['caller_hash'][:16]}… to the do-not-record list"))
     return 0
 
 
 def cmd_objections_remove(args: argparse.Namespace, svc: Services) -> int:
     svc.catalogue.require_current()
     h = DoNotRecordList(svc.catalogue, svc.hasher).remove(
-        args.number, actor=_actor(), reason=args.reason or ""
+        args.number, actor=actor(), reason=args.reason or ""
     )
-    _emit(args, {"caller_hash": h}, lambda: print(f"removed {h[:16]}…"))
+    emit(args, {"caller_hash": h}, lambda: print(f"removed {h[:16]}…"))
     return 0
 
 
@@ -118,7 +104,7 @@ def cmd_objections_list(args: argparse.Namespace, svc: Services) -> int:
             file=sys.stderr,
         )
 
-    _emit(args, rows, human)
+    emit(args, rows, human)
     return 0
 
 
