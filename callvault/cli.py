@@ -52,11 +52,12 @@ def cmd_ingest(args: argparse.Namespace, svc: Services) -> int:
         if args.files:
             raise StorageError("give either FILE… or --resume, not both")
         calls = Handoff(pipeline).recover()  # calls a stopped SIP agent left behind
+        failed_calls = [c for c in calls if c.kind.startswith("failed")]
         for c in calls:
             print(f"{c.flow_id}  recovered call ({c.kind}, incomplete)", file=sys.stderr)
         results = [c.ingest for c in calls if c.ingest] + pipeline.resume()
         print(f"resumed {len(results)} job(s) from {svc.spool.jobs_dir}", file=sys.stderr)
-        return _print_results(results)
+        return max(_print_results(results), 1 if failed_calls else 0)
     if not args.files:
         raise StorageError("nothing to ingest: give FILE… (with --call-id) or --resume")
     if not args.call_id:

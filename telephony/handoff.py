@@ -91,7 +91,7 @@ def repair_wav(path: Path) -> float:
 @dataclass(frozen=True)
 class HandoffResult:
     flow_id: str
-    kind: str  # recording | consent-only | already-stored
+    kind: str  # recording | consent-only | already-stored | failed: <why>
     ingest: IngestResult | None = None
 
 
@@ -164,7 +164,11 @@ class Handoff:
                 except BlockingIOError:
                     continue  # a live call of a running agent
                 log.warning("recovering call %s left by a stopped agent", path.name)
-                results.append(self.finish(path, complete=False))
+                try:
+                    results.append(self.finish(path, complete=False))
+                except Exception as exc:  # keep it in the spool; the others still go
+                    log.exception("call %s could not be recovered; it stays in %s", path.name, path)
+                    results.append(HandoffResult(path.name, f"failed: {exc}"))
             finally:
                 os.close(fd)
         return results

@@ -1,0 +1,81 @@
+"""Recovering calls a stopped agent left in the spool (no pjsua2 needed)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from callvault.settings import load_settings
+from callvault.wiring import Services
+from telephony.handoff import Handoff, repair_wav
+
+
+def write_leg(path: Path, seconds: float, stale_header: bool) -> None:
+    samples = (3000 * np.sin(np.arange(int(8000 * seconds)) / 5)).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(samples.tobytes())
+    if stale_header:  # what pjmedia leaves when the recorder was never closed
+        with open(path, "r+b") as fh:
+            fh.seek(4)
+            fh.write(struct.pack("<I", 36))
+            fh.seek(40)
+            fh.write(struct.pack("<I", 0))
+
+
+def test_repair_wav_restores_the_sizes(tmp_path: Path) -> None:
+    leg = tmp_path / "caller.wav"
+    write_leg(leg, 2.5, stale_header=True)
+    assert repair_wav(leg) == 2.5
+    with wave.open(str(leg)) as w:
+        assert w.getnframes() == 20000
+
+
+def call_dir(root: Path, flow_id: str, seconds: float) -> Path:
+    d = root / flow_id
+    d.mkdir(parents=True)
+    write_leg(d / "caller.wav", seconds, stale_header=True)
+    write_leg(d / "staff.wav", seconds - 0.5, stale_header=True)
+    consent = {"outcome": "recorded", "recorded": True, "bridged_at": None, "ended_by": None}
+    (d / "call.json").write_text(
+        json.dumps(
+            {
+                "flow_id": flow_id,
+                "call_id": f"sip-{flow_id}",
+                "caller": "+441277000000",
+                "service": "waste",
+                "queue_uri": "sip:q@x",
+                "case_ids": ["C-1"],
+                "consent": consent,
+            }
+        )
+    )
+    return d
+
+
+def test_recover_stores_partial_calls_and_keeps_broken_ones(tmp_path: Path) -> None:
+    # The storage side of a hand-over is the ingest pipeline, covered on both backend pairs.
+    services = Services.build(load_settings(environ={}, cwd=tmp_path))
+    services.init()
+    root = services.spool.calls_dir
+    good = call_dir(root, "11111111-1111-4111-8111-111111111111", 3.0)
+    bad = call_dir(root, "22222222-2222-4222-8222-222222222222", 3.0)
+    (bad / "staff.wav").write_bytes(b"not a wav at all")
+    results = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
+    assert results[good.name].kind == "recording"
+    assert results[bad.name].kind.startswith("failed: ")
+    assert not good.exists() and bad.exists()  # the broken one waits for a person
+    view = services.recordings().show(good.name)
+    assert view["complete"] is False and view["consent"]["incomplete"] is True
+    assert view["channels"] == 2 and abs(view["duration_s"] - 3.0) < 0.05
+    assert view["consent"]["ended_by"] == "agent-stopped" and view["case_ids"] == ["C-1"]
+    # running it again stores nothing twice
+    again = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
+    assert list(again) == [bad.name]
+    services.close()
