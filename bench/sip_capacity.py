@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""SIP capacity: concurrent bridged, dual-channel recorded calls the agent sustains here.
+
+    .venv/bin/python bench/sip_capacity.py [--calls 50,100,200,300,400,500] [--repeat 2]
+    .venv/bin/python bench/sip_capacity.py --quick          # 10 calls x 10 s, to show it works
+
+For each N, a fresh embedded-default callvault (`callvault init`, then `callvault agent` as a
+subprocess) takes N calls from one sipp UAC (placed at --rate per second) and bridges each to
+one sipp UAS, the queue. Both sides stream continuous espeak-ng speech (rtp_stream) for the
+whole call, which is bridged and recorded for --hold seconds. Afterwards every recording is
+checked (bench/_sip_check.py: stored, duration, gaps in the exported audio), and the BYE ->
+committed time is taken from the catalogue (ingested_at - consent ended_at). /proc gives the
+agent's CPU and RSS over the window in which (nearly) all N calls were bridged, per thread,
+and the CPU of both sipp processes, which share the same two cores (bench/_sip_procs.py).
+
+An N passes when every run of it stores every call completely; the capacity is the largest N
+that passed with every smaller N. Writes bench/out/sip_capacity[.quick].json, prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(BENCH), str(ROOT)]
+
+from _report import machine  # noqa: E402
+from _sip_audio import CALLER_TEXT, STAFF_TEXT, make_notice, make_speech  # noqa: E402
+from _sip_check import check_catalogue, sipp_stats, sipp_timeline  # noqa: E402
+from _sip_procs import Sampler, ThreadWatch, drain, start_agent, stop  # noqa: E402
+from _sip_report import capacity, cpu_figures, summary  # noqa: E402
+
+from tests.telephony.conftest import PT_PROBE  # noqa: E402
+from tests.telephony.sipp import (  # noqa: E402
+    CallerScenario,
+    QueueScenario,
+    Step,
+    free_port,
+    start_sipp,
+)
+
+CALLVAULT = str(Path(sys.executable).parent / "callvault")
+AGENT_RTP, UAC_RTP, UAS_RTP = 20000, 26000, 29000  # below the ephemeral range (32768+)
+TOML = """
+[sip]
+port = {sip}
+transports = ["udp"]
+rtp_port = {rtp}
+max_calls = {max_calls}
+queue_uri = "sip:queue@127.0.0.1:{queue}"
+control_port = {control}
+
+[consent]
+objection_grace_s = {grace}
+
+[[consent.notices]]
+id = "bench-notice"
+version = "1"
+language = "en-GB"
+file = "{notice}"
+dialled = "*"
+service = "bench"
+"""
+
+
+def wait_idle(workdir: Path, timeout: float) -> float:
+    """Until the spool holds no live call and no ingest job; returns when (epoch s)."""
+    deadline = time.monotonic() + timeout
+    spool = workdir / "var/spool"
+    while time.monotonic() < deadline:
+        if not any(any(d.iterdir()) for d in (spool / "calls", spool / "jobs") if d.exists()):
+            return time.time()
+        time.sleep(0.5)
+    raise TimeoutError(f"the agent's spool was not empty {timeout:.0f} s after the last BYE")
+
+
+def raise_nofile() -> None:
+    """Children inherit it: sipp and the agent each hold several descriptors per call."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+def run_step(
+    n: int, a: argparse.Namespace, voices: dict[str, Path], te_pt: int, wd: Path
+) -> dict[str, Any]:
+    """N calls through a fresh agent; measures and checks everything for this N."""
+    wd.mkdir(parents=True)
+    sip, queue, control = free_port(), free_port(), free_port()
+    cfg = wd / "callvault.toml"
+    cfg.write_text(
+        TOML.format(
+            sip=sip,
+            rtp=AGENT_RTP,
+            max_calls=min(1000, n + 20),
+            queue=queue,
+            control=control,
+            grace=a.grace,
+            notice=voices["notice"],
+        )
+    )
+    subprocess.run(
+        [CALLVAULT, "--config", str(cfg), "init"], cwd=wd, check=True, capture_output=True
+    )
+    hold_ms = int((a.notice + a.grace + 0.3 + a.hold) * 1000)  # answer -> BYE at the caller
+    limit = int(n / a.rate + hold_ms / 1000 + 90)
+    common = ("-rtp_threadtasks", str(a.rtp_threadtasks), "-trace_stat", "-fd", "1")
+    errors: dict[str, list[str]] = {"uac": [], "uas": []}
+    rcs: dict[str, int | None] = {}
+    agent = uac = uas = watch = None
+    try:
+        agent = start_agent(CALLVAULT, cfg, wd, wd / "agent.log")
+        time.sleep(2)
+        idle = Sampler({"agent": agent.pid})
+        idle.start()
+        time.sleep(3)
+        idle.stop()
+        uas = start_sipp(
+            QueueScenario(voices["staff"], te_pt=te_pt).xml(),
+            wd,
+            "queue",
+            port=queue,
+            calls=n,
+            timeout_s=limit,
+            extra=(*common, "-stf", str(wd / "uas.csv"), "-mp", str(UAS_RTP)),
+        )
+        drain(uas, errors["uas"])
+        time.sleep(0.5)
+        uac = start_sipp(
+            CallerScenario(voices["caller"], [Step(hold_ms, "bye")]).xml(),
+            wd,
+            "caller",
+            target=f"127.0.0.1:{sip}",
+            calls=n,
+            rate=a.rate,
+            timeout_s=limit,
+            extra=(
+                *common,
+                "-stf",
+                str(wd / "uac.csv"),
+                "-mp",
+                str(UAC_RTP),
+                "-p",
+                str(free_port()),
+                "-trace_msg",
+                "-message_file",
+                str(wd / "uac.msg.log"),
+            ),
+        )
+        drain(uac, errors["uac"])
+        sampler = Sampler({"agent": agent.pid, "uac": uac.pid, "uas": uas.pid})
+        sampler.start()
+        watch = ThreadWatch(agent.pid)
+        watch.start()
+        rcs["uac"] = uac.wait(limit + 30)
+        last_bye = time.time()
+        try:
+            idle_at: float | None = wait_idle(wd, a.drain_timeout)
+        except TimeoutError as exc:
+            idle_at, errors["agent"] = None, [str(exc)]
+        sampler.stop()
+        watch.stop()
+        rcs["uas"] = stop(uas, timeout=10)
+    finally:
+        stop(uac, timeout=10)
+        stop(uas, timeout=10)
+        if watch:
+            watch.stop()
+        rcs["agent"] = stop(agent)
+    log = (wd / "agent.log").read_text(errors="replace").splitlines()
+    res: dict[str, Any] = {
+        "n": n,
+        "rc": rcs,
+        "uac": sipp_stats(wd / "uac.csv"),
+        "uas": sipp_stats(wd / "uas.csv"),
+        "agent_udp_drops": sum(sampler.drops.values()),
+        "stderr": {k: v[-5:] for k, v in errors.items()},
+        "agent_log_problems": [ln for ln in log if "ERROR" in ln or "Traceback" in ln][-20:],
+        "drain_s": idle_at - last_bye if idle_at else None,
+    }
+    res.update(check_catalogue(cfg, wd, n, sipp_timeline(wd / "uac.msg.log"), keep=a.keep))
+    res.update(cpu_figures(res, idle, sampler, last_bye, idle_at))
+    t0, t1 = res["live_span"]  # while calls were up (with no RTP, media-rx idles 0.5 s)
+    res["thread_stalls"] = [s for s in watch.stalls if t0 <= s["start"] <= t1 - s["length_s"]]
+    return res
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", default="50,100,200,300,400,500", help="the N to step through")
+    p.add_argument("--repeat", type=int, default=2, help="runs per N")
+    p.add_argument("--hold", type=float, default=30.0, help="bridged seconds per call")
+    p.add_argument("--rate", type=float, default=30.0, help="calls placed per second")
+    p.add_argument("--notice", type=float, default=1.5, help="notice length, s")
+    p.add_argument("--grace", type=int, default=0, help="consent.objection_grace_s")
+    p.add_argument("--rtp-threadtasks", type=int, default=16, help="sipp -rtp_threadtasks")
+    p.add_argument("--drain-timeout", type=float, default=900.0)
+    p.add_argument("--keep-going", action="store_true", help="go on after an N fails")
+    p.add_argument("--workdir", help="keep every run's files (and exports) here")
+    p.add_argument("--out", help="JSON file (default bench/out/sip_capacity[.quick].json)")
+    p.add_argument("--quick", action="store_true", help="10 calls x 10 s, once")
+    a = p.parse_args()
+    if a.quick:
+        a.calls, a.hold, a.repeat = "10", 10.0, 1
+    a.keep = bool(a.workdir)
+    raise_nofile()
+    info, started, steps = machine(), time.time(), []
+    with tempfile.TemporaryDirectory(prefix="sipcap-") as tmp:
+        base = Path(a.workdir or tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        voices = {
+            "caller": make_speech(CALLER_TEXT, "en-gb", base / "caller.wav"),
+            "staff": make_speech(STAFF_TEXT, "en-us", base / "staff.wav"),
+            "notice": make_notice(base / "notice.wav", a.notice),
+        }
+        te_pt = int(
+            subprocess.run(
+                [sys.executable, "-c", PT_PROBE],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout.split()[-1]
+        )
+        for n in (int(x) for x in a.calls.split(",")):
+            for rep in range(a.repeat):
+                print(
+                    f"N={n} run {rep + 1}/{a.repeat}: {n} calls at {a.rate:g}/s, "
+                    f"{a.hold:g} s bridged ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                try:
+                    r = run_step(n, a, voices, te_pt, base / f"n{n}-{rep + 1}")
+                except Exception as exc:  # recorded; the ladder stops here
+                    r = {
+                        "n": n,
+                        "error": repr(exc),
+                        "all_complete": False,
+                        "traceback": traceback.format_exc(),
+                    }
+                steps.append(r)
+                print(r.get("traceback") or summary([r]), file=sys.stderr, flush=True)
+            if not all(r["all_complete"] for r in steps if r["n"] == n) and not a.keep_going:
+                break
+    info["loadavg_end"] = os.getloadavg()
+    result = {
+        "machine": info,
+        "args": vars(a),
+        "te_pt": te_pt,
+        "elapsed_s": time.time() - started,
+        "capacity_all_complete": capacity(steps),
+        "steps": steps,
+    }
+    name = "sip_capacity.quick.json" if a.quick else "sip_capacity.json"
+    out = Path(a.out).resolve() if a.out else BENCH / "out" / name
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(
+        f"{info['cpu_model']}, {info['nproc']} CPUs, {info['date']}, load "
+        f"{info['loadavg_start'][0]:.2f} -> {info['loadavg_end'][0]:.2f}"
+    )
+    print(summary(steps))
+    print(
+        f"largest N with every recording complete in every run: "
+        f"{result['capacity_all_complete']} (details in {out})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
