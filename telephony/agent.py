@@ -238,6 +238,9 @@ class Agent:
         cfg.medConfig.sndClockRate = 8000
         cfg.medConfig.channelCount = 1
         cfg.medConfig.noVad = True
+        # Two RTP workers: pjmedia 2.12.1's ioqueue poll can sleep 0.5 s while calls tear
+        # down; with one worker every live recording got a gap (bench/README.md).
+        cfg.medConfig.threadCnt = 2
         cfg.medConfig.maxMediaPorts = 4 * legs + 16
         cfg.logConfig.level = self.config.log_level
         cfg.logConfig.consoleLevel = self.config.log_level
