@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,15 +36,12 @@ from retention_jobs.scheduler import (
 from retention_jobs.stopping import StopRequest, stop_on_signals
 from retention_jobs.triggers import cron_trigger, interval_trigger
 from storage.audit import AuditLog
+from storage.clock import utcnow
 
 log = logging.getLogger("callvault.retention")
 Handler = Callable[[argparse.Namespace, Services], int]
 PURGE_JOB = "retention-purge"
 RESUME_JOB = "spool-resume"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- retention ------------------------------------------------------------------------------
@@ -86,7 +82,7 @@ def cmd_apply(args: argparse.Namespace, svc: Services) -> int:
     report = apply_policy(
         svc.catalogue,
         svc.retention_policy(),
-        now=args.now or _utcnow(),
+        now=args.now or utcnow(),
         actor=actor(),
         audit=AuditLog(),
         dry_run=args.dry_run,
@@ -114,7 +110,7 @@ def cmd_run(args: argparse.Namespace, svc: Services) -> int:
     with stop_on_signals(stop):
         try:
             report = svc.purger().run(
-                now=args.now or _utcnow(),
+                now=args.now or utcnow(),
                 actor=actor(),
                 dry_run=args.dry_run,
                 should_stop=stop.is_set,
@@ -134,7 +130,7 @@ def cmd_schedule(args: argparse.Namespace, svc: Services) -> int:
     except Exception as exc:  # no catalogue yet: the configured triggers still answer
         log.debug("job table unreadable: %s", exc)
         stored = {}
-    rows = planned(specs, now=_utcnow(), stored=stored)
+    rows = planned(specs, now=utcnow(), stored=stored)
 
     def human() -> None:
         for row in rows:
@@ -303,7 +299,7 @@ def scheduled_purge(config_path: str | None = None) -> str:
     svc = _job_services(config_path)
     try:
         report = svc.purger().run(
-            now=_utcnow(), actor="scheduler", should_stop=node.stop.is_set if node else None
+            now=utcnow(), actor="scheduler", should_stop=node.stop.is_set if node else None
         )
     finally:
         svc.close()

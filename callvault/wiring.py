@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from callvault.settings import Settings, retention_policy
@@ -15,6 +16,7 @@ from retention_jobs.purge import Purger, StepHook
 from storage.audio import AudioTools
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
+from storage.clock import utcnow
 from storage.crypto import Envelope
 from storage.identity import CallerHasher
 from storage.ingest import IngestPipeline
@@ -28,10 +30,6 @@ from storage.objects.filesystem import FilesystemStore
 from storage.objects.s3 import S3Options, S3Store
 from storage.retrieval import Recordings
 from storage.spool import Spool
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -74,7 +72,7 @@ def make_envelope(settings: Settings, kms_client: Any | None = None) -> Envelope
     return Envelope(wrappers[settings.keys.mode], wrappers)
 
 
-def caller_hash_path(settings: Settings) -> Any:
+def caller_hash_path(settings: Settings) -> Path:
     return settings.keys.dir / "caller-hash.key"
 
 
@@ -142,7 +140,7 @@ class Services:
 
     def holds(self, clock: Callable[[], datetime] | None = None) -> Holds:
         audit = AuditLog(clock) if clock else AuditLog()
-        return Holds(self.catalogue, audit, clock or _utcnow)
+        return Holds(self.catalogue, audit, clock or utcnow)
 
     def recordings(self) -> Recordings:
         return Recordings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,14 +14,11 @@ from consent.errors import ConsentError
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import DoNotRecordEntry
+from storage.clock import utcnow
 from storage.errors import CallvaultError
 from storage.identity import CallerHasher
 
 log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class DoNotRecordList:
@@ -31,7 +28,7 @@ class DoNotRecordList:
         hasher: CallerHasher,
         *,
         audit: AuditLog | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.catalogue = catalogue
         self.hasher = hasher

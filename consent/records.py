@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from storage.audit import AuditLog, canonical_json
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import ConsentRecordRow
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from storage.clock import utcnow
 
 
 def store_consent_only(
@@ -22,7 +19,7 @@ def store_consent_only(
     *,
     actor: str,
     audit: AuditLog | None = None,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utcnow,
 ) -> int:
     """Append the record (and its audit event) in one transaction; returns its row id.
 

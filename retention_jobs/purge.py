@@ -37,6 +37,7 @@ from retention_jobs.report import PurgeReport
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import ConsentRecordRow, DestructionRecord, Recording, RecordingKey
+from storage.clock import utcnow
 from storage.objects.base import ObjectStore
 
 StepHook = Callable[[str, list[str]], None]
@@ -58,10 +59,6 @@ class _Claim:
     resumed_from_run: str | None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Purger:
     """Destroys what the policy says has expired; time is a parameter (``run(now=...)``)."""
 
@@ -72,7 +69,7 @@ class Purger:
         store: ObjectStore,
         policy: RetentionPolicy,
         audit: AuditLog,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         node: str | None = None,
         batch_size: int = 200,
         claim_timeout_s: float = 900,

@@ -78,6 +78,9 @@ class AudioTools:
             container=str(info.get("format", {}).get("format_name")),
         )
 
+    def _ffmpeg(self) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+
     def _encode_args(self, fmt: str) -> list[str]:
         container, codec = FORMATS[fmt]
         args = ["-c:a", codec]
@@ -97,13 +100,8 @@ class AudioTools:
     def transcode(self, src: Path, dst: Path, fmt: str) -> None:
         """Decode everything in src and encode it to dst; a decode error rejects the input."""
         cmd = [
-            self.ffmpeg,
-            "-nostdin",
-            "-hide_banner",
-            "-v",
-            "error",
+            *self._ffmpeg(),
             "-xerror",
-            "-y",
             "-i",
             str(src),
             "-map",
@@ -126,12 +124,7 @@ class AudioTools:
         dest is a file, not a pipe, so ffmpeg can fill in the WAV header's sizes at the end.
         """
         cmd = [
-            self.ffmpeg,
-            "-nostdin",
-            "-hide_banner",
-            "-v",
-            "error",
-            "-y",
+            *self._ffmpeg(),
             "-i",
             "pipe:0",
             "-map_metadata",

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from storage.catalogue.models import AuditEvent
+from storage.clock import utcnow
 
 GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x63616C6C7661  # "callva": one advisory lock serialises appends on PostgreSQL
@@ -42,15 +43,11 @@ def _event_hash(prev_hash: str, ev: AuditEvent) -> str:
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class AuditLog:
     """Writes audit events inside the caller's transaction, so an action and its record commit
     together or not at all."""
 
-    def __init__(self, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self._clock = clock
 
     def append(

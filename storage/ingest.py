@@ -31,6 +31,7 @@ from storage.catalogue.models import (
     RecordingCaseRef,
     RecordingKey,
 )
+from storage.clock import utcnow
 from storage.crypto import Envelope
 from storage.errors import ObjectStoreUnavailable, RejectedAudioError, StorageError
 from storage.fsutil import atomic_writer
@@ -76,10 +77,6 @@ class IngestResult:
     message: str = ""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 StepHook = Callable[[str, Job], None]
 
 
@@ -97,7 +94,7 @@ class IngestPipeline:
         hasher: CallerHasher,
         stored_format: str = "opus",
         audit: AuditLog | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         on_step: StepHook | None = None,
         on_committed: Callable[[Any, Recording], None] | None = None,
     ) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from storage.catalogue.models import (
     Recording,
     RecordingCaseRef,
 )
+from storage.clock import utcnow
 from storage.crypto import CHUNK, Envelope, raise_integrity
 from storage.errors import NotFoundError, StorageError
 from storage.fsutil import fsync_dir
@@ -60,10 +61,6 @@ def _not_exportable(s: Session, rec: Recording) -> str:
             f"(class {rec.retention_class}, expired {expired}); it cannot be exported"
         )
     return f"recording {rec.id} is {rec.state}; it cannot be exported"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -130,7 +127,7 @@ class Recordings:
         audio: AudioTools,
         hasher: CallerHasher | None = None,
         audit: AuditLog | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.catalogue = catalogue
         self.store = store

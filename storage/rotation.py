@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import RecordingKey
+from storage.clock import utcnow
 from storage.crypto import Envelope
 
 
@@ -22,10 +23,6 @@ class RotationResult:
     from_keks: dict[str, int]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def rewrap_all(
     catalogue: Catalogue,
     envelope: Envelope,
@@ -33,7 +30,7 @@ def rewrap_all(
     actor: str,
     batch: int = 500,
     audit: AuditLog | None = None,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utcnow,
 ) -> RotationResult:
     """Re-wrap, in committed batches, every key not yet under the active KEK.
 

@@ -18,13 +18,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 
 from consent.notices import NoticeCatalogue, wav_duration
+from storage.clock import utcnow
 from telephony.errors import TelephonyError
 from telephony.flow import Action, CallFlow, FlowPolicy, State
 from telephony.handoff import CallDir, Handoff
@@ -32,10 +33,6 @@ from telephony.pjlog import stdout_to_stderr
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"sips?:([^@;>]+)@", re.IGNORECASE)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,7 @@ class Agent:
         calls_dir: Path,
         handoff: Handoff,
         is_do_not_record: Callable[[str], bool],
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.notices = notices

@@ -25,6 +25,20 @@ HEADERS = """Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       Contact: <sip:[caller]@[local_ip]:[local_port]>"""
 
 
+ANSWER_BYE = """  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>"""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -116,19 +130,7 @@ class CallerScenario:
                 body += _bye(cseq)
                 return _scenario("caller", body)
         if self.hung_up_by_agent:
-            body += """
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>"""
+            body += "\n" + ANSWER_BYE
         return _scenario("caller", body)
 
 
@@ -264,19 +266,7 @@ class QueueScenario:
   <recv response="200"/>
 """
             return _scenario("queue", body)
-        body += """  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+        body += ANSWER_BYE + "\n"
         return _scenario("queue", body)
 
 

@@ -62,20 +62,22 @@ def call_dir(root: Path, flow_id: str, seconds: float) -> Path:
 def test_recover_stores_partial_calls_and_keeps_broken_ones(tmp_path: Path) -> None:
     # The storage side of a hand-over is the ingest pipeline, covered on both backend pairs.
     services = Services.build(load_settings(environ={}, cwd=tmp_path))
-    services.init()
-    root = services.spool.calls_dir
-    good = call_dir(root, "11111111-1111-4111-8111-111111111111", 3.0)
-    bad = call_dir(root, "22222222-2222-4222-8222-222222222222", 3.0)
-    (bad / "staff.wav").write_bytes(b"not a wav at all")
-    results = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
-    assert results[good.name].kind == "recording"
-    assert results[bad.name].kind.startswith("failed: ")
-    assert not good.exists() and bad.exists()  # the broken one waits for a person
-    view = services.recordings().show(good.name)
-    assert view["complete"] is False and view["consent"]["incomplete"] is True
-    assert view["channels"] == 2 and abs(view["duration_s"] - 3.0) < 0.05
-    assert view["consent"]["ended_by"] == "agent-stopped" and view["case_ids"] == ["C-1"]
-    # running it again stores nothing twice
-    again = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
-    assert list(again) == [bad.name]
-    services.close()
+    try:
+        services.init()
+        root = services.spool.calls_dir
+        good = call_dir(root, "11111111-1111-4111-8111-111111111111", 3.0)
+        bad = call_dir(root, "22222222-2222-4222-8222-222222222222", 3.0)
+        (bad / "staff.wav").write_bytes(b"not a wav at all")
+        results = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
+        assert results[good.name].kind == "recording"
+        assert results[bad.name].kind.startswith("failed: ")
+        assert not good.exists() and bad.exists()  # the broken one waits for a person
+        view = services.recordings().show(good.name)
+        assert view["complete"] is False and view["consent"]["incomplete"] is True
+        assert view["channels"] == 2 and abs(view["duration_s"] - 3.0) < 0.05
+        assert view["consent"]["ended_by"] == "agent-stopped" and view["case_ids"] == ["C-1"]
+        # running it again stores nothing twice
+        again = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
+        assert list(again) == [bad.name]
+    finally:
+        services.close()
