@@ -10,10 +10,12 @@
 # so the ~3-4 minute build happens once per machine and later runs only
 # re-install the wheel (a few seconds).  See docs/pjsua2-build.md.
 #
-# Source of pjproject:
-#   default          Debian bookworm's `ring` source package (apt-get source),
-#                    which bundles pjproject 2.12.1 with Debian's patches
-#                    (incl. security fixes) applied by dpkg-source.
+# Source of pjproject (upstream 2.17; see docs/pjsua2-build.md):
+#   default          the upstream release tar of tag 2.17, checked against its
+#                    SHA-256 (of the uncompressed tar): taken from
+#                    PJPROJECT_TARBALL, else from the vendored copy in
+#                    ../shared/vendor/ (or /work/shared/vendor/), else
+#                    downloaded from upstream's release archive.
 #   PJPROJECT_SRC=D  an upstream pjproject source tree at D (copied, never
 #                    modified); same config_site.h and configure flags.
 #
@@ -32,7 +34,7 @@
 # the PyPI wheel.
 set -euo pipefail
 
-RECIPE_VERSION=1   # bump when the build steps change in a way that matters
+RECIPE_VERSION=2   # bump when the build steps change in a way that matters
 
 log() { printf 'pjsua2-build: %s\n' "$*" >&2; }
 die() { printf 'pjsua2-build: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -128,46 +130,25 @@ is_root() { [[ $(id -u) -eq 0 ]]; }
 # --------------------------------------------------------------------------
 # Identify the pjproject source (cheaply: nothing is downloaded here).
 # --------------------------------------------------------------------------
-DEBSRC_LIST=/etc/apt/sources.list.d/callvault-deb-src.sources
+PJ_RELEASE=2.17
+PJ_TAR_SHA256=a56dd79d978ce8d796969ee3f43b6e9e586d38aec7328645504f5b4e6255ad2c
+PJ_URL="https://github.com/pjsip/pjproject/archive/refs/tags/$PJ_RELEASE.tar.gz"
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-ensure_deb_src() {
-    # A deb-src entry for bookworm main (+ updates, + security), mirroring the
-    # machine's existing `deb` URIs so `apt-get source ring` works.
-    if apt-get source --print-uris ring 2>/dev/null | grep -q '\.dsc'; then
-        return 0
-    fi
-    is_root || die "no deb-src entry for bookworm and not root: cannot fetch Debian's ring source (run as root, or set PJPROJECT_SRC)"
-    [[ -r /etc/os-release ]] && . /etc/os-release
-    [[ ${VERSION_CODENAME:-} == bookworm ]] \
-        || die "Debian bookworm expected (found '${VERSION_CODENAME:-unknown}'); set PJPROJECT_SRC to an upstream pjproject tree"
-    local main_uri sec_uri uris
-    # every URI of an enabled deb/deb822 entry, in order
-    uris=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
-        | awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}
-               /^deb[ \t]/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; break}}' || true)
-    sec_uri=$(grep -m1 -- 'debian-security' <<<"$uris" || true)
-    main_uri=$(grep -v -- '-security' <<<"$uris" | grep -m1 -E '/debian/?$' || true)
-    main_uri=${main_uri:-http://deb.debian.org/debian}
-    sec_uri=${sec_uri:-http://deb.debian.org/debian-security}
-    log "adding $DEBSRC_LIST (deb-src $main_uri bookworm, $sec_uri bookworm-security)"
-    cat >"$DEBSRC_LIST" <<EOF
-# Added by callvault scripts/build-pjsua2.sh: source packages for the pjsua2 build.
-Types: deb-src
-URIs: $main_uri
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: $sec_uri
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    log "apt-get update"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    apt-get source --print-uris ring 2>/dev/null | grep -q '\.dsc' \
-        || die "Debian source package 'ring' not found after adding deb-src"
+find_tarball() {
+    # The release tar: an explicit file, the vendored copy, or a download into the cache.
+    local c
+    for c in "${PJPROJECT_TARBALL:-}" "$SCRIPT_DIR/../../shared/vendor/pjproject-$PJ_RELEASE.tar.gz" \
+             "/work/shared/vendor/pjproject-$PJ_RELEASE.tar.gz" "$CACHE_ROOT/pjproject-$PJ_RELEASE.tar.gz"; do
+        [[ -n $c && -f $c ]] && { echo "$c"; return 0; }
+    done
+    local dl="$CACHE_ROOT/pjproject-$PJ_RELEASE.tar.gz"
+    log "downloading $PJ_URL"
+    command -v curl >/dev/null || die "no pjproject $PJ_RELEASE tar found and curl is missing (set PJPROJECT_TARBALL or PJPROJECT_SRC)"
+    curl -fsSL --retry 2 -o "$dl.part" "$PJ_URL" \
+        || { rm -f "$dl.part"; die "download of $PJ_URL failed (set PJPROJECT_TARBALL or PJPROJECT_SRC)"; }
+    mv "$dl.part" "$dl"
+    echo "$dl"
 }
 
 hash_tree() {
@@ -190,12 +171,11 @@ if [[ -n ${PJPROJECT_SRC:-} ]]; then
     PJPROJECT_SRC=$(cd "$PJPROJECT_SRC" && pwd)
     SOURCE_ID="upstream:$PJPROJECT_SRC:$(hash_tree "$PJPROJECT_SRC")"
 else
-    command -v apt-get >/dev/null || die "apt-get not found: set PJPROJECT_SRC to an upstream pjproject tree"
-    ensure_deb_src
-    # The .dsc line names the exact Debian revision (security updates change it).
-    DSC_LINE=$(apt-get source --print-uris ring 2>/dev/null | grep '\.dsc' | head -n1)
-    DSC_NAME=$(awk '{print $2}' <<<"$DSC_LINE")           # ring_<debian version>.dsc
-    SOURCE_ID="debian-ring:$DSC_NAME $(awk '{print $4}' <<<"$DSC_LINE")"
+    PJ_TARBALL=$(find_tarball)
+    got=$(gzip -dc "$PJ_TARBALL" | sha256sum | cut -d' ' -f1)
+    [[ $got == "$PJ_TAR_SHA256" ]] \
+        || die "$PJ_TARBALL: SHA-256 of the tar is $got, expected $PJ_TAR_SHA256 (pjproject $PJ_RELEASE)"
+    SOURCE_ID="upstream-release:$PJ_RELEASE:$PJ_TAR_SHA256"
 fi
 
 PY_ABI=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("SOABI"), sysconfig.get_platform())')
@@ -369,8 +349,7 @@ run() { # run a build step, output to the log
 # ---- build prerequisites
 PY_INCLUDE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 need_pkgs=()
-for p in build-essential dpkg-dev swig libssl-dev; do
-    [[ -n ${PJPROJECT_SRC:-} && $p == dpkg-dev ]] && continue
+for p in build-essential swig libssl-dev; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [[ ! -f $PY_INCLUDE/Python.h ]]; then
@@ -397,34 +376,14 @@ if [[ -n ${PJPROJECT_SRC:-} ]]; then
         || die "copying $PJPROJECT_SRC failed"
     SOURCE_NOTE="upstream tree $PJPROJECT_SRC"
 else
-    log "apt-get source ring ($DSC_NAME)"
-    mkdir -p "$WORK/debian"
-    # dpkg-source unpacks and applies Debian's patch series (incl. security fixes).
-    (cd "$WORK/debian" && run apt-get source -q ring) || die "apt-get source ring failed"
-    RING_DIR=$(find "$WORK/debian" -mindepth 1 -maxdepth 1 -type d -name 'ring-*' | head -n1)
-    [[ -n $RING_DIR ]] || die "ring source did not unpack"
-    grep -q 'applying CVE-' "$BUILD_LOG" && log "Debian patches applied: $(grep -o 'applying CVE-[^ ]*' "$BUILD_LOG" | sed 's/applying //' | tr '\n' ' ')"
-    PJDIR=""
-    for cand in "$RING_DIR"/daemon/contrib/tarballs-unpacked/pjproject-* "$RING_DIR"/daemon/contrib/tarballs/pjproject-*; do
-        [[ -e $cand ]] || continue
-        if [[ -d $cand ]]; then
-            if [[ -f $cand/version.mak ]]; then PJDIR=$cand; else
-                PJDIR=$(dirname "$(find "$cand" -maxdepth 2 -name version.mak | head -n1)" 2>/dev/null || true)
-                [[ -f $PJDIR/version.mak ]] || PJDIR=""
-            fi
-        elif [[ -f $cand ]]; then
-            log "unpacking $(basename "$cand")"
-            mkdir -p "$WORK/tarball" && tar -C "$WORK/tarball" -xf "$cand"
-            PJDIR=$(dirname "$(find "$WORK/tarball" -maxdepth 2 -name version.mak | head -n1)")
-        fi
-        [[ -n $PJDIR ]] && break
-    done
-    [[ -n $PJDIR && -f $PJDIR/version.mak ]] || die "no pjproject tree found in the ring source package"
+    log "unpacking $PJ_TARBALL (SHA-256 of the tar checked)"
+    mkdir -p "$WORK/tarball"
+    tar -C "$WORK/tarball" -xzf "$PJ_TARBALL" || die "unpacking $PJ_TARBALL failed"
+    PJDIR=$(dirname "$(find "$WORK/tarball" -maxdepth 2 -name version.mak | head -n1)")
+    [[ -f $PJDIR/version.mak ]] || die "no pjproject tree in $PJ_TARBALL"
     mv "$PJDIR" "$SRC"
-    cp "$RING_DIR/debian/patches/series" "$STAGE/debian-patches-series" 2>/dev/null || true
-    cp "$RING_DIR/debian/changelog" "$STAGE/debian-changelog" 2>/dev/null || true
-    rm -rf "$WORK/debian" "$WORK/tarball"
-    SOURCE_NOTE="Debian bookworm source package $DSC_NAME (debian/patches applied by dpkg-source)"
+    rm -rf "$WORK/tarball"
+    SOURCE_NOTE="upstream release $PJ_RELEASE ($(basename "$PJ_TARBALL"), tar SHA-256 $PJ_TAR_SHA256)"
 fi
 pj_var() { sed -n "s/^export[ \t]*PJ_VERSION_$1[ \t]*:=[ \t]*\([^ \t]*\).*/\1/p" "$SRC/version.mak" | head -n1; }
 PJ_VERSION="$(pj_var MAJOR).$(pj_var MINOR)"
