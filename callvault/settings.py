@@ -19,7 +19,8 @@ from typing import Any, Literal
 from retention_jobs.errors import RetentionError
 from retention_jobs.policy import RetentionPolicy
 from retention_jobs.triggers import cron_trigger, zone
-from storage.errors import CallvaultError
+from storage.errors import CallvaultError, StorageError
+from storage.identity import check_region
 
 ENV_PREFIX = "CALLVAULT_"
 CONFIG_ENV = "CALLVAULT_CONFIG"
@@ -140,6 +141,18 @@ class SipSettings:
     apology_file: Path | None = None
     pjsua_log_level: int = 1
     handoff_workers: int = 2
+    # Flood protection: new INVITEs per source address (token bucket), answered calls whose
+    # ACK never comes are hung up after ack_timeout_s.
+    invite_rate_per_min: int = 120
+    invite_burst: int = 20
+    ack_timeout_s: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentitySettings:
+    """How caller numbers are read: numbers written nationally belong to default_region."""
+
+    default_region: str = "GB"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +184,7 @@ class Settings:
     schedule: ScheduleSettings = dataclasses.field(default_factory=ScheduleSettings)
     sip: SipSettings = dataclasses.field(default_factory=SipSettings)
     consent: ConsentSettings = dataclasses.field(default_factory=ConsentSettings)
+    identity: IdentitySettings = dataclasses.field(default_factory=IdentitySettings)
 
     @property
     def var_dir(self) -> Path:
@@ -188,6 +202,7 @@ SECTIONS: dict[str, type[Any]] = {
     "schedule": ScheduleSettings,
     "sip": SipSettings,
     "consent": ConsentSettings,
+    "identity": IdentitySettings,
 }
 
 _RANGES: dict[str, tuple[int, int]] = {
@@ -203,6 +218,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "sip.control_port": (0, 65535),
     "sip.pjsua_log_level": (0, 6),
     "sip.handoff_workers": (1, 16),
+    "sip.invite_rate_per_min": (1, 60000),
+    "sip.invite_burst": (1, 10000),
+    "sip.ack_timeout_s": (1, 32),
     "consent.objection_grace_s": (0, 60),
     "retention.batch_size": (1, 1000),
     "retention.claim_timeout_s": (1, 7 * 86400),
@@ -424,3 +442,10 @@ def _cross_check(s: Settings) -> None:
             raise ConfigError(f"consent.{key} = {code!r} must be DTMF digits (0-9, *, #)")
     if c.pause_code == c.resume_code:
         raise ConfigError(f"consent.pause_code and resume_code are both {c.pause_code!r}")
+    try:
+        check_region(s.identity.default_region)
+    except StorageError:
+        raise ConfigError(
+            f"identity.default_region = {s.identity.default_region!r} is not a telephone region "
+            "libphonenumber knows (an ISO 3166 code such as 'GB')"
+        ) from None

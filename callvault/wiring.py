@@ -103,7 +103,9 @@ class Services:
     @property
     def hasher(self) -> CallerHasher:
         if self._hasher is None:
-            self._hasher = CallerHasher.from_file(caller_hash_path(self.settings))
+            self._hasher = CallerHasher.from_file(
+                caller_hash_path(self.settings), self.settings.identity.default_region
+            )
         return self._hasher
 
     def pipeline(self, on_step: Callable[..., None] | None = None) -> IngestPipeline:

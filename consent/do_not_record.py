@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,11 @@ class DoNotRecordList:
                 raise ConsentError(f"caller {h[:12]}… is already on the do-not-record list")
             s.add(
                 DoNotRecordEntry(
-                    caller_hash=h, added_at=self.clock(), added_by=actor, reason=reason
+                    caller_hash=h,
+                    added_at=self.clock(),
+                    added_by=actor,
+                    reason=reason,
+                    hash_scheme="e164",
                 )
             )
             self.audit.append(
@@ -67,9 +72,13 @@ class DoNotRecordList:
             )
         return h
 
-    def contains(self, number: str) -> bool:
+    def contains(self, number: str | None) -> bool:
+        """One query; a withheld caller (no telephone number) is never on the list."""
+        h = self.hasher.hash_or_none(number)
+        if h is None:
+            return False
         with self.catalogue.session() as s:
-            return s.get(DoNotRecordEntry, self.hasher.hash(number)) is not None
+            return s.get(DoNotRecordEntry, h) is not None
 
     def list(self) -> list[dict[str, Any]]:
         with self.catalogue.session() as s:
@@ -80,21 +89,32 @@ class DoNotRecordList:
                     "added_at": r.added_at.isoformat(),
                     "added_by": r.added_by,
                     "reason": r.reason,
+                    "hash_scheme": r.hash_scheme or "legacy",
                 }
                 for r in rows
             ]
 
 
 class DoNotRecordCache:
-    """The list's hashes in memory, reloaded in the background: a lookup at call arrival
-    costs one HMAC and a set probe, never a database round trip on the SIP thread."""
+    """Do-not-record lookups for the SIP agent, never a database round trip on its thread.
 
-    def __init__(self, dnr: DoNotRecordList, refresh_s: float = 5.0) -> None:
+    The decision to record is needed only when the notice ends and the call is bridged,
+    seconds after the INVITE. So `lookup()` starts, at INVITE, one query for the caller's hash
+    on a worker thread and returns a future; the agent reads it when the flow reaches that
+    point. The query sees every entry committed before it runs, so a number added before the
+    call arrived is refused on SQLite and PostgreSQL alike: no polling window. If the query
+    fails (database down or locked) the answer comes from the in-memory copy of the list,
+    reloaded every `refresh_s`, and the failure is logged; `__call__` is that copy, for a
+    future not yet done when the answer is needed.
+    """
+
+    def __init__(self, dnr: DoNotRecordList, refresh_s: float = 5.0, workers: int = 2) -> None:
         self.dnr = dnr
         self.refresh_s = refresh_s
         self._hashes: frozenset[str] = frozenset()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="do-not-record", daemon=True)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="do-not-record-lookup")
 
     def load(self) -> int:
         with self.dnr.catalogue.session() as s:
@@ -114,9 +134,40 @@ class DoNotRecordCache:
 
     def stop(self) -> None:
         self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __call__(self, number: str) -> bool:
+    def lookup(self, number: str | None) -> Future[bool]:
+        """Start the authoritative check (a query on a worker thread); never blocks."""
+        h = self._hash(number)
+        if h is None:
+            done: Future[bool] = Future()
+            done.set_result(False)  # withheld: nothing to match
+            return done
         try:
-            return self.dnr.hasher.hash(number) in self._hashes
+            return self._pool.submit(self._query, h)
+        except RuntimeError:  # shutting down: the cached list still answers
+            done = Future()
+            done.set_result(h in self._hashes)
+            return done
+
+    def _query(self, h: str) -> bool:
+        try:
+            with self.dnr.catalogue.session() as s:
+                return s.get(DoNotRecordEntry, h) is not None
+        except Exception as exc:
+            log.error(
+                "do-not-record lookup failed (%s); answered from the list loaded in memory",
+                type(exc).__name__,
+            )
+            return h in self._hashes
+
+    def _hash(self, number: str | None) -> str | None:
+        try:
+            return self.dnr.hasher.hash_or_none(number)
         except CallvaultError:
-            return False  # no digits: nothing to match
+            return None
+
+    def __call__(self, number: str | None) -> bool:
+        """The in-memory answer (at most `refresh_s` old)."""
+        h = self._hash(number)
+        return h is not None and h in self._hashes

@@ -242,6 +242,11 @@ class IngestPipeline:
             result = key.encrypt_file(job.file(job.manifest["transcoded"]["file"]), out)
         req = job.manifest["request"]
         caller = req.pop("caller", None)
+        # One form for every spelling; a value that is no number is kept (sealed, as given)
+        # and marked withheld, never hashed as if it were a number.
+        e164 = self.hasher.canonical(caller) if caller else None
+        withheld = bool(caller is not None and e164 is None)
+        sealed = e164 or (caller if caller else None)
         job.manifest["encrypted"] = {
             "file": "audio.enc",
             "kek_id": kek_id,
@@ -250,9 +255,10 @@ class IngestPipeline:
             "sha256_ciphertext": result.sha256_ciphertext,
             "plaintext_bytes": result.plaintext_bytes,
             "ciphertext_bytes": result.ciphertext_bytes,
-            "caller_hash": self.hasher.hash(caller) if caller else None,
-            "caller_sealed": base64.b64encode(key.seal(caller, "caller")).decode()
-            if caller
+            "caller_hash": self.hasher.hash_e164(e164) if e164 else None,
+            "caller_withheld": withheld,
+            "caller_sealed": base64.b64encode(key.seal(sealed, "caller")).decode()
+            if sealed
             else None,
         }
         # The caller number now exists only sealed under the data key and as a keyed hash.
@@ -295,6 +301,7 @@ class IngestPipeline:
                 service=req["service"],
                 agent=req["agent"],
                 caller_hash=enc["caller_hash"],
+                caller_withheld=enc.get("caller_withheld", False),
                 caller_ciphertext=base64.b64decode(enc["caller_sealed"])
                 if enc["caller_sealed"]
                 else None,

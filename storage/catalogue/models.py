@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,6 +68,8 @@ class Recording(Base):
     agent: Mapped[str | None] = mapped_column(String(120), nullable=True)
     caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     caller_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The caller gave no telephone number (anonymous, letters): no hash, never matched.
+    caller_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     format: Mapped[str] = mapped_column(String(8))
     plaintext_bytes: Mapped[int] = mapped_column(BigInteger)
     stored_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -262,3 +265,6 @@ class DoNotRecordEntry(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     added_by: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text)
+    # "e164": the hash of the E.164 form. NULL: added before E.164 (migration 0004), a hash of
+    # the number as typed, which cannot be re-hashed (the list keeps no number).
+    hash_scheme: Mapped[str | None] = mapped_column(String(16), nullable=True)
