@@ -15,7 +15,10 @@
 #                    SHA-256 (of the uncompressed tar): taken from
 #                    PJPROJECT_TARBALL, else from the vendored copy in
 #                    ../shared/vendor/ (or /work/shared/vendor/), else
-#                    downloaded from upstream's release archive.
+#                    downloaded from upstream's release archive.  Where none
+#                    of these is possible, Debian bookworm's `ring` source
+#                    (pjproject 2.12.1) with a warning (PJSUA2_DEBIAN_FALLBACK=0
+#                    refuses instead).
 #   PJPROJECT_SRC=D  an upstream pjproject source tree at D (copied, never
 #                    modified); same config_site.h and configure flags.
 #
@@ -144,11 +147,53 @@ find_tarball() {
     done
     local dl="$CACHE_ROOT/pjproject-$PJ_RELEASE.tar.gz"
     log "downloading $PJ_URL"
-    command -v curl >/dev/null || die "no pjproject $PJ_RELEASE tar found and curl is missing (set PJPROJECT_TARBALL or PJPROJECT_SRC)"
-    curl -fsSL --retry 2 -o "$dl.part" "$PJ_URL" \
-        || { rm -f "$dl.part"; die "download of $PJ_URL failed (set PJPROJECT_TARBALL or PJPROJECT_SRC)"; }
+    command -v curl >/dev/null || { log "no pjproject $PJ_RELEASE tar found and curl is missing"; return 1; }
+    curl -fsSL --retry 2 --connect-timeout 20 -o "$dl.part" "$PJ_URL" \
+        || { rm -f "$dl.part"; log "download of $PJ_URL failed"; return 1; }
     mv "$dl.part" "$dl"
     echo "$dl"
+}
+
+DEBSRC_LIST=/etc/apt/sources.list.d/callvault-deb-src.sources
+
+ensure_deb_src() {
+    # A deb-src entry for bookworm main (+ updates, + security), mirroring the
+    # machine's existing `deb` URIs so `apt-get source ring` works.
+    if apt-get source --print-uris ring 2>/dev/null | grep -q '\.dsc'; then
+        return 0
+    fi
+    is_root || die "no deb-src entry for bookworm and not root: cannot fetch Debian's ring source (run as root, or set PJPROJECT_SRC)"
+    [[ -r /etc/os-release ]] && . /etc/os-release
+    [[ ${VERSION_CODENAME:-} == bookworm ]] \
+        || die "Debian bookworm expected (found '${VERSION_CODENAME:-unknown}'); set PJPROJECT_SRC to an upstream pjproject tree"
+    local main_uri sec_uri uris
+    # every URI of an enabled deb/deb822 entry, in order
+    uris=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}
+               /^deb[ \t]/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; break}}' || true)
+    sec_uri=$(grep -m1 -- 'debian-security' <<<"$uris" || true)
+    main_uri=$(grep -v -- '-security' <<<"$uris" | grep -m1 -E '/debian/?$' || true)
+    main_uri=${main_uri:-http://deb.debian.org/debian}
+    sec_uri=${sec_uri:-http://deb.debian.org/debian-security}
+    log "adding $DEBSRC_LIST (deb-src $main_uri bookworm, $sec_uri bookworm-security)"
+    cat >"$DEBSRC_LIST" <<EOF
+# Added by callvault scripts/build-pjsua2.sh: source packages for the pjsua2 build.
+Types: deb-src
+URIs: $main_uri
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: $sec_uri
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    log "apt-get update"
+    apt-get update -qq >&2 || die "apt-get update failed"
+    apt-get source --print-uris ring 2>/dev/null | grep -q '\.dsc' \
+        || die "Debian source package 'ring' not found after adding deb-src"
 }
 
 hash_tree() {
@@ -170,12 +215,22 @@ if [[ -n ${PJPROJECT_SRC:-} ]]; then
         || die "PJPROJECT_SRC=$PJPROJECT_SRC does not look like a pjproject tree (no version.mak / swig/python)"
     PJPROJECT_SRC=$(cd "$PJPROJECT_SRC" && pwd)
     SOURCE_ID="upstream:$PJPROJECT_SRC:$(hash_tree "$PJPROJECT_SRC")"
-else
-    PJ_TARBALL=$(find_tarball)
+elif PJ_TARBALL=$(find_tarball); then
     got=$(gzip -dc "$PJ_TARBALL" | sha256sum | cut -d' ' -f1)
     [[ $got == "$PJ_TAR_SHA256" ]] \
         || die "$PJ_TARBALL: SHA-256 of the tar is $got, expected $PJ_TAR_SHA256 (pjproject $PJ_RELEASE)"
     SOURCE_ID="upstream-release:$PJ_RELEASE:$PJ_TAR_SHA256"
+else
+    # Last resort, kept until 2.17 has held every capacity figure (issue 9): Debian's
+    # pjproject 2.12.1 (the Jami fork in the `ring` source package), with a loud warning.
+    [[ ${PJSUA2_DEBIAN_FALLBACK:-1} == 1 ]] \
+        || die "no pjproject $PJ_RELEASE tar (set PJPROJECT_TARBALL or PJPROJECT_SRC)"
+    log "WARNING: no pjproject $PJ_RELEASE tar found or downloadable; falling back to Debian's ring (pjproject 2.12.1)"
+    command -v apt-get >/dev/null || die "apt-get not found: set PJPROJECT_TARBALL or PJPROJECT_SRC"
+    ensure_deb_src
+    DSC_LINE=$(apt-get source --print-uris ring 2>/dev/null | grep '\.dsc' | head -n1)
+    DSC_NAME=$(awk '{print $2}' <<<"$DSC_LINE")
+    SOURCE_ID="debian-ring:$DSC_NAME $(awk '{print $4}' <<<"$DSC_LINE")"
 fi
 
 PY_ABI=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("SOABI"), sysconfig.get_platform())')
@@ -349,7 +404,8 @@ run() { # run a build step, output to the log
 # ---- build prerequisites
 PY_INCLUDE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 need_pkgs=()
-for p in build-essential swig libssl-dev; do
+for p in build-essential dpkg-dev swig libssl-dev; do
+    [[ -n ${PJ_TARBALL:-}${PJPROJECT_SRC:-} && $p == dpkg-dev ]] && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [[ ! -f $PY_INCLUDE/Python.h ]]; then
@@ -375,7 +431,7 @@ if [[ -n ${PJPROJECT_SRC:-} ]]; then
         --exclude='*.so' --exclude='*.so.*' --exclude='.*depend' -cf - . | tar -C "$SRC" -xf - \
         || die "copying $PJPROJECT_SRC failed"
     SOURCE_NOTE="upstream tree $PJPROJECT_SRC"
-else
+elif [[ -n ${PJ_TARBALL:-} ]]; then
     log "unpacking $PJ_TARBALL (SHA-256 of the tar checked)"
     mkdir -p "$WORK/tarball"
     tar -C "$WORK/tarball" -xzf "$PJ_TARBALL" || die "unpacking $PJ_TARBALL failed"
@@ -384,6 +440,35 @@ else
     mv "$PJDIR" "$SRC"
     rm -rf "$WORK/tarball"
     SOURCE_NOTE="upstream release $PJ_RELEASE ($(basename "$PJ_TARBALL"), tar SHA-256 $PJ_TAR_SHA256)"
+else
+    log "apt-get source ring ($DSC_NAME)"
+    mkdir -p "$WORK/debian"
+    # dpkg-source unpacks and applies Debian's patch series (incl. security fixes).
+    (cd "$WORK/debian" && run apt-get source -q ring) || die "apt-get source ring failed"
+    RING_DIR=$(find "$WORK/debian" -mindepth 1 -maxdepth 1 -type d -name 'ring-*' | head -n1)
+    [[ -n $RING_DIR ]] || die "ring source did not unpack"
+    grep -q 'applying CVE-' "$BUILD_LOG" && log "Debian patches applied: $(grep -o 'applying CVE-[^ ]*' "$BUILD_LOG" | sed 's/applying //' | tr '\n' ' ')"
+    PJDIR=""
+    for cand in "$RING_DIR"/daemon/contrib/tarballs-unpacked/pjproject-* "$RING_DIR"/daemon/contrib/tarballs/pjproject-*; do
+        [[ -e $cand ]] || continue
+        if [[ -d $cand ]]; then
+            if [[ -f $cand/version.mak ]]; then PJDIR=$cand; else
+                PJDIR=$(dirname "$(find "$cand" -maxdepth 2 -name version.mak | head -n1)" 2>/dev/null || true)
+                [[ -f $PJDIR/version.mak ]] || PJDIR=""
+            fi
+        elif [[ -f $cand ]]; then
+            log "unpacking $(basename "$cand")"
+            mkdir -p "$WORK/tarball" && tar -C "$WORK/tarball" -xf "$cand"
+            PJDIR=$(dirname "$(find "$WORK/tarball" -maxdepth 2 -name version.mak | head -n1)")
+        fi
+        [[ -n $PJDIR ]] && break
+    done
+    [[ -n $PJDIR && -f $PJDIR/version.mak ]] || die "no pjproject tree found in the ring source package"
+    mv "$PJDIR" "$SRC"
+    cp "$RING_DIR/debian/patches/series" "$STAGE/debian-patches-series" 2>/dev/null || true
+    cp "$RING_DIR/debian/changelog" "$STAGE/debian-changelog" 2>/dev/null || true
+    rm -rf "$WORK/debian" "$WORK/tarball"
+    SOURCE_NOTE="Debian bookworm source package $DSC_NAME (debian/patches applied by dpkg-source)"
 fi
 pj_var() { sed -n "s/^export[ \t]*PJ_VERSION_$1[ \t]*:=[ \t]*\([^ \t]*\).*/\1/p" "$SRC/version.mak" | head -n1; }
 PJ_VERSION="$(pj_var MAJOR).$(pj_var MINOR)"
