@@ -169,6 +169,23 @@ class ConsentSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class PortalSettings:
+    """The web portal and API. No signing secret exists: sessions live in the catalogue and the
+    cookie holds only a random id, so there is no default secret to forget to change."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_idle_timeout_s: int = 1800
+    playback_grant_s: int = 1800
+    max_failed_logins: int = 5
+    failed_login_window_s: int = 900
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # TLS ends at a reverse proxy in front of us: cookies are still sent Secure only.
+    behind_tls_proxy: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """The whole configuration; built once by `load_settings`."""
 
@@ -185,6 +202,7 @@ class Settings:
     sip: SipSettings = dataclasses.field(default_factory=SipSettings)
     consent: ConsentSettings = dataclasses.field(default_factory=ConsentSettings)
     identity: IdentitySettings = dataclasses.field(default_factory=IdentitySettings)
+    portal: PortalSettings = dataclasses.field(default_factory=PortalSettings)
 
     @property
     def var_dir(self) -> Path:
@@ -203,6 +221,7 @@ SECTIONS: dict[str, type[Any]] = {
     "sip": SipSettings,
     "consent": ConsentSettings,
     "identity": IdentitySettings,
+    "portal": PortalSettings,
 }
 
 _RANGES: dict[str, tuple[int, int]] = {
@@ -222,6 +241,11 @@ _RANGES: dict[str, tuple[int, int]] = {
     "sip.invite_burst": (1, 10000),
     "sip.ack_timeout_s": (1, 32),
     "consent.objection_grace_s": (0, 60),
+    "portal.port": (0, 65535),
+    "portal.session_idle_timeout_s": (60, 86400),
+    "portal.playback_grant_s": (60, 86400),
+    "portal.max_failed_logins": (1, 100),
+    "portal.failed_login_window_s": (60, 86400),
     "retention.batch_size": (1, 1000),
     "retention.claim_timeout_s": (1, 7 * 86400),
     "schedule.purge_misfire_grace_s": (1, 7 * 86400),
@@ -442,6 +466,7 @@ def _cross_check(s: Settings) -> None:
             raise ConfigError(f"consent.{key} = {code!r} must be DTMF digits (0-9, *, #)")
     if c.pause_code == c.resume_code:
         raise ConfigError(f"consent.pause_code and resume_code are both {c.pause_code!r}")
+    _check_portal(s.portal)
     try:
         check_region(s.identity.default_region)
     except StorageError:
@@ -449,3 +474,17 @@ def _cross_check(s: Settings) -> None:
             f"identity.default_region = {s.identity.default_region!r} is not a telephone region "
             "libphonenumber knows (an ISO 3166 code such as 'GB')"
         ) from None
+
+
+def _check_portal(p: PortalSettings) -> None:
+    if (p.tls_cert is None) != (p.tls_key is None):
+        raise ConfigError("portal.tls_cert and portal.tls_key must be set together (or neither)")
+    for key, path in (("tls_cert", p.tls_cert), ("tls_key", p.tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"portal.{key} = {str(path)!r}: no such file")
+    loopback = p.host in ("127.0.0.1", "::1", "localhost")
+    if not loopback and p.tls_cert is None and not p.behind_tls_proxy:
+        raise ConfigError(
+            f"portal.host = {p.host!r} is reachable from other machines: set portal.tls_cert and "
+            "portal.tls_key, or portal.behind_tls_proxy = true when a proxy terminates TLS"
+        )

@@ -170,6 +170,14 @@ class Services:
             f"catalogue {self.catalogue.safe_url}: "
             + (f"migrated {before or 'empty'} -> {after}" if before != after else f"at {after}")
         )
+        from portal.auth.users import BOOTSTRAP_ADMIN, Users
+
+        password = Users(self.catalogue).bootstrap_admin(actor="callvault init")
+        if password is not None:
+            done.append(
+                f"created portal user {BOOTSTRAP_ADMIN} with one-time password {password} "
+                "(shown once; it must be changed at the first login)"
+            )
         return done
 
     def close(self) -> None:

@@ -1,0 +1,43 @@
+"""The ASGI application: pages, /api/v1 and the audio stream, behind the security headers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from portal import problems
+from portal.context import PortalContext
+from portal.deps import any_user, current_user
+from portal.routes import api, audit_pages, auth_pages, health, recording_pages, search_pages
+from portal.security import SecurityHeaders
+
+log = logging.getLogger("callvault.portal")
+
+
+def create_app(ctx: PortalContext) -> FastAPI:
+    app = FastAPI(
+        title="callvault API",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN; we serve no CDN assets
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    # Open routes, visibly: health, login, static assets.
+    app.include_router(health.router)
+    app.include_router(auth_pages.open_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Everything else is authenticated by default.
+    signed_in = [Depends(any_user)]
+    app.include_router(auth_pages.router, dependencies=signed_in)
+    authed = [Depends(current_user)]
+    for r in (search_pages.router, recording_pages.router, recording_pages.audio_router):
+        app.include_router(r, dependencies=authed)
+    app.include_router(audit_pages.router, dependencies=authed)
+    app.include_router(api.router, dependencies=authed)
+    problems.install(app)
+    app.add_middleware(SecurityHeaders)
+    return app

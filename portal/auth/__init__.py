@@ -1,0 +1,1 @@
+"""People and machines: users and roles, passwords, sessions, bearer tokens."""

@@ -1,0 +1,35 @@
+"""The roles of design.md section 7 and what each may do. `portal.access` applies them."""
+
+from __future__ import annotations
+
+SUPERVISOR, QA, DPO, AUDITOR, ADMIN, PLATFORM = (
+    "supervisor",
+    "qa",
+    "dpo",
+    "auditor",
+    "admin",
+    "platform",
+)
+ROLES = (SUPERVISOR, QA, DPO, AUDITOR, ADMIN, PLATFORM)
+# Roles whose view of recordings may be limited to some services.
+SCOPED = frozenset({SUPERVISOR, QA})
+
+# Actions, by what they touch.
+SEARCH = "search"  # find recordings
+VIEW = "view"  # a recording's page and JSON object
+PLAY = "play"  # open a playback grant and stream the audio
+DOWNLOAD = "download"  # a copy of the audio (a separate permission, see PortalUser.may_download)
+TAG = "tag"  # add a case ID
+CONSENT_ONLY = "consent-only"  # consent records that have no audio
+AUDIT = "audit"  # the audit viewer
+MANAGE_USERS = "manage-users"
+HOOKS = "hooks"  # the platform hooks
+
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    SUPERVISOR: frozenset({SEARCH, VIEW, PLAY, TAG}),
+    QA: frozenset({SEARCH, VIEW, PLAY}),
+    DPO: frozenset({SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}),
+    AUDITOR: frozenset({AUDIT}),
+    ADMIN: frozenset({MANAGE_USERS}),
+    PLATFORM: frozenset({HOOKS}),
+}

@@ -1,0 +1,1 @@
+"""HTTP routes: thin, they parse, authorise (portal.access) and call the domain services."""
