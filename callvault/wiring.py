@@ -14,10 +14,11 @@ from retention_jobs.holds import Holds
 from retention_jobs.policy import RetentionPolicy
 from retention_jobs.purge import Purger, StepHook
 from storage.audio import AudioTools
-from storage.audit import AuditLog
+from storage.audit import AUDIT_KEY_FILE, AuditLog, create_audit_key, load_audit_key
 from storage.catalogue.db import Catalogue
 from storage.clock import utcnow
 from storage.crypto import Envelope
+from storage.fsutil import private_dir
 from storage.identity import CallerHasher
 from storage.ingest import IngestPipeline
 from storage.keys.aws_kms import AwsKmsKeyWrapper
@@ -72,6 +73,10 @@ def make_envelope(settings: Settings, kms_client: Any | None = None) -> Envelope
     return Envelope(wrappers[settings.keys.mode], wrappers)
 
 
+def audit_key_path(settings: Settings) -> Path:
+    return settings.keys.dir / AUDIT_KEY_FILE
+
+
 def caller_hash_path(settings: Settings) -> Path:
     return settings.keys.dir / "caller-hash.key"
 
@@ -93,7 +98,11 @@ class Services:
         a = settings.audio
         return cls(
             settings=settings,
-            catalogue=Catalogue(settings.database.url, echo=settings.database.echo),
+            catalogue=Catalogue(
+                settings.database.url,
+                echo=settings.database.echo,
+                audit_key=load_audit_key(audit_key_path(settings)),
+            ),
             store=make_store(settings),
             envelope=make_envelope(settings, kms_client),
             audio=AudioTools(a.ffmpeg, a.ffprobe, a.opus_bitrate_kbps, a.opus_complexity),
@@ -157,7 +166,7 @@ class Services:
         """Create what is missing (keys, spool, store, schema); idempotent. Returns what it did."""
         done: list[str] = []
         s = self.settings
-        s.keys.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(s.keys.dir)
         active = self.envelope.active
         if s.keys.mode in ("local", "hpke") and not active.list_keks():
             done.append(f"created {s.keys.mode} key-encryption key {active.rotate()}")
@@ -165,7 +174,13 @@ class Services:
             done.append(f"created caller-hash key {caller_hash_path(s)}")
         self.spool.ensure()
         self.store.check()
+        if create_audit_key(audit_key_path(s)):
+            done.append(f"created audit key {audit_key_path(s)}")
+        self.catalogue.audit_key = load_audit_key(audit_key_path(s))
         before, after = self.catalogue.migrate()
+        with self.catalogue.session() as session:
+            if AuditLog().ensure_keyed(session):
+                done.append("audit log: keyed from now on (earlier rows keep the unkeyed rule)")
         done.append(
             f"catalogue {self.catalogue.safe_url}: "
             + (f"migrated {before or 'empty'} -> {after}" if before != after else f"at {after}")

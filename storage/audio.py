@@ -7,6 +7,8 @@ of the call; pydub (which loads whole files) is used only for short in-memory wo
 from __future__ import annotations
 
 import json
+import os
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +140,46 @@ class AudioTools:
         return subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
         )
+
+
+_STREAMED = 0xFFFFFFFF  # what a streaming WAV writer (ffmpeg -f wav pipe:1) puts in the sizes
+
+
+def fix_streamed_wav(path: Path) -> bool:
+    """Fill in the RIFF and data sizes of a WAV written to a pipe (both 0xFFFFFFFF: the writer
+    could not seek back), from the file's real length; True when it changed the file.
+
+    Only the streaming marker is rewritten: any other inconsistent size is left for the
+    probe to reject, so a truncated or corrupt file is still refused.
+    """
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        riff_size = struct.unpack("<I", head[4:8])[0]
+        off, block = 12, 1
+        while off + 8 <= size:
+            fh.seek(off)
+            cid, csize = struct.unpack("<4sI", fh.read(8))
+            if cid == b"fmt " and csize >= 16:
+                block = max(1, struct.unpack("<H", fh.read(14)[12:14])[0])
+            if cid == b"data":
+                if csize != _STREAMED and riff_size != _STREAMED:
+                    return False
+                data = (size - off - 8) // block * block
+                fh.seek(off + 4)
+                fh.write(struct.pack("<I", min(data, _STREAMED - 1)))
+                fh.seek(4)
+                fh.write(struct.pack("<I", min(off + data, _STREAMED - 1)))
+                fh.truncate(off + 8 + data)
+                fh.flush()
+                os.fsync(fh.fileno())
+                return True
+            if csize == _STREAMED:
+                return False
+            off += 8 + csize + (csize & 1)
+    return False
 
 
 def merge_legs(left: Path, right: Path, dst: Path) -> float:

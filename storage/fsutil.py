@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +20,35 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def private_dir(path: Path) -> Path:
+    """Create path and any missing parents owner-only (0700), whatever the umask."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+    return path
+
+
+def create_private(path: Path) -> int:
+    """A new file, owner-only (0600), never through a symlink; returns its descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
 @contextmanager
 def atomic_writer(dest: Path) -> Iterator[BinaryIO]:
-    """Yield a binary file; on success it is fsync'd and renamed over dest, else removed."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    """Yield a binary file (created 0600); on success it is fsync'd and renamed over dest,
+    else removed."""
+    private_dir(dest.parent)
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(create_private(tmp), "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -14,14 +14,15 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from storage.audio import FORMATS, AudioTools
+from storage import fields
+from storage.audio import FORMATS, AudioTools, fix_streamed_wav
 from storage.audit import AuditLog, canonical_json
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import (
@@ -33,41 +34,22 @@ from storage.catalogue.models import (
 )
 from storage.clock import utcnow
 from storage.crypto import Envelope
-from storage.errors import ObjectStoreUnavailable, RejectedAudioError, StorageError
-from storage.fsutil import atomic_writer
+from storage.errors import (
+    KeyUnavailableError,
+    ObjectStoreUnavailable,
+    RejectedAudioError,
+    StorageError,
+)
+from storage.fsutil import atomic_writer, create_private
 from storage.identity import CallerHasher
 from storage.objects.base import ObjectStore, object_key
+from storage.quarantine import Quarantine
+from storage.request import IngestRequest, load_consent_file
 from storage.spool import Job, Spool
 
 log = logging.getLogger(__name__)
-MAX_CASE_ID = 120
-
-
-@dataclass(frozen=True)
-class IngestRequest:
-    """What arrives with the audio. Consent is the per-call record as received (a JSON object)."""
-
-    call_id: str
-    caller: str | None = None
-    service: str | None = None
-    agent: str | None = None
-    case_ids: tuple[str, ...] = ()
-    case_source: str = "ingest"
-    consent: dict[str, Any] | None = None
-    started_at: datetime | None = None
-    complete: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if not self.call_id or len(self.call_id) > 255:
-            raise StorageError(f"call id {self.call_id!r} must be 1..255 characters")
-        for c in self.case_ids:
-            if not c or len(c) > MAX_CASE_ID or not c.isprintable():
-                raise StorageError(f"case id {c!r} must be 1..{MAX_CASE_ID} printable characters")
-        if self.consent is not None and not isinstance(self.consent, dict):
-            raise StorageError("consent record must be a JSON object")
-        if self.started_at is not None and self.started_at.tzinfo is None:
-            raise StorageError(f"started_at {self.started_at!r} must carry a timezone")
+MAX_CASE_ID = fields.CASE_ID.max_len
+__all__ = ["IngestPipeline", "IngestRequest", "IngestResult", "link_case", "load_consent_file"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +93,7 @@ class IngestPipeline:
         self.clock = clock
         self._on_step = on_step
         self._on_committed = on_committed
+        self.quarantine = Quarantine(spool.root, envelope, clock)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -122,61 +105,86 @@ class IngestPipeline:
         actor: str,
         move: bool = False,
         recording_id: str | None = None,
+        lenient: bool = False,
     ) -> Job:
         """Make the job durable in the spool. Nothing else happens before this returns.
 
         A caller that names the recording ID (the SIP agent does) can submit again after a
-        crash without creating a second job.
+        crash without creating a second job. Every field is checked before the first byte is
+        spooled; audio that is already recorded (`lenient`, the SIP hand-over) is kept with
+        its bad fields dropped and named in `invalid_fields` instead.
         """
+        rid = recording_id or str(uuid.uuid4())
+        request = request.sanitised(rid) if lenient else request
         request.validate()
+        fields.ACTOR.check(actor)
         if not source.is_file():
             raise StorageError(f"{source}: no such file")
         manifest = {
             "version": 1,
             "created_at": self.clock().isoformat(),
             "actor": actor,
-            "request": {
-                "call_id": request.call_id,
-                "caller": request.caller,
-                "service": request.service,
-                "agent": request.agent,
-                "case_ids": list(request.case_ids),
-                "case_source": request.case_source,
-                "consent": request.consent,
-                "started_at": request.started_at.isoformat() if request.started_at else None,
-                "complete": request.complete,
-                "extra": request.extra,
-                "source_mtime": source.stat().st_mtime,
-            },
+            "request": request.to_manifest() | {"source_mtime": source.stat().st_mtime},
         }
-        return self.spool.create(recording_id or str(uuid.uuid4()), source, manifest, move=move)
+        return self.spool.create(rid, source, manifest, move=move)
 
     def ingest(self, source: Path, request: IngestRequest, *, actor: str) -> IngestResult:
         job = self.submit(source, request, actor=actor)
         return self.process(job.id)
 
     def resume(self) -> list[IngestResult]:
-        """Finish every job left in the spool (by a crash, an outage or another process)."""
+        """Finish every job left in the spool (by a crash, an outage or another process).
+
+        One bad job never stops the others: what cannot be stored is sealed into the
+        quarantine (or the rejected area) with its reason and an alarm, and the rest go on.
+        """
+        for rid in self.quarantine.seal_legacy():
+            log.warning("sealed %s, left in clear by an older version", rid)
         return [self.process(job_id) for job_id in self.spool.pending()]
 
     def process(self, recording_id: str) -> IngestResult:
         with self.spool.lock(recording_id) as mine:
             if not mine:
                 return IngestResult(recording_id, "busy", "another process is working on it")
-            job = self.spool.load(recording_id)
+            path = self.spool.jobs_dir / recording_id
             try:
-                return self._run(job)
+                return self._run(self.spool.load(recording_id))
             except RejectedAudioError as exc:
-                where = self.spool.reject(job, str(exc))
-                log.warning("rejected %s: %s (kept in %s)", job.id, exc, where)
-                return IngestResult(job.id, "rejected", f"{exc}; input kept in {where}")
+                return self._set_aside(path, recording_id, exc, "rejected")
             except ObjectStoreUnavailable as exc:
-                log.warning("deferred %s at step %s: %s", job.id, job.state, exc)
+                log.warning("deferred %s: %s", recording_id, exc)
                 return IngestResult(
-                    job.id,
+                    recording_id,
                     "deferred",
                     f"{exc}; the job is safe in the spool, run `callvault ingest --resume`",
                 )
+            except KeyUnavailableError as exc:  # this node's keys, not the job: keep it
+                log.error("ALARM ingest of %s failed, kept in the spool: %s", recording_id, exc)
+                return IngestResult(recording_id, "failed", f"{exc}; the job stays in the spool")
+            except StorageError as exc:  # the job itself cannot be stored, however often tried
+                return self._set_aside(path, recording_id, exc, "quarantine")
+            except Exception as exc:  # a database or disk error: the next resume retries it
+                log.error(
+                    "ALARM ingest of %s failed, kept in the spool: %s: %s",
+                    recording_id,
+                    type(exc).__name__,
+                    exc,
+                )
+                return IngestResult(
+                    recording_id,
+                    "failed",
+                    f"{type(exc).__name__}: {exc}; the job stays in the spool",
+                )
+
+    def _set_aside(self, path: Path, rid: str, exc: Exception, area: str) -> IngestResult:
+        try:
+            where = self.quarantine.put(path, rid, exc, area=area)
+        except Exception as err:  # cannot even seal it: leave it where it is, loudly
+            log.error("ALARM job %s (%s) could not be moved to %s: %s", rid, exc, area, err)
+            return IngestResult(rid, "failed", f"{exc}; could not be moved to {area}: {err}")
+        state = "rejected" if area == "rejected" else "quarantined"
+        log.error("ALARM %s %s: %s (sealed in %s)", state, rid, exc, where)
+        return IngestResult(rid, state, f"{exc}; input sealed in {where}")
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -190,6 +198,7 @@ class IngestPipeline:
         if self._already_committed(job.id):
             self.spool.finish(job)  # crashed after commit, before leaving the spool
             return IngestResult(job.id, "already-stored", "was committed before; spool cleared")
+        self._check_manifest(job)
         if self._on_step:
             self._on_step("spooled", job)
         if job.state == "spooled":
@@ -208,8 +217,26 @@ class IngestPipeline:
         self.spool.finish(job)
         return IngestResult(job.id, "stored")
 
+    def _check_manifest(self, job: Job) -> None:
+        """Check a job spooled by an older version (or edited) as if it had just arrived."""
+        req = job.manifest.get("request")
+        if not isinstance(req, dict):
+            raise StorageError(f"job {job.id}: its manifest has no request")
+        request = IngestRequest.from_manifest(req)
+        if req.get("case_source") == "sip-header":  # recorded already: keep it, mark fields
+            fixed = request.sanitised(job.id)
+            if fixed is not request:
+                kept = {k: v for k, v in fixed.to_manifest().items() if k in req or k != "caller"}
+                req.update(kept)
+                job.save()
+            return
+        request.validate()
+
     def _probe(self, job: Job) -> None:
-        info = self.audio.probe(job.file(job.manifest["source"]))
+        source = job.file(job.manifest["source"])
+        if fix_streamed_wav(source):
+            log.info("job %s: filled in the sizes of a streamed WAV header", job.id)
+        info = self.audio.probe(source)
         req = job.manifest["request"]
         if req["started_at"]:
             started = datetime.fromisoformat(req["started_at"])
@@ -229,6 +256,8 @@ class IngestPipeline:
     def _transcode(self, job: Job) -> None:
         name = "audio." + FORMATS[self.stored_format][0]
         tmp = job.file(name + ".part")
+        tmp.unlink(missing_ok=True)
+        os.close(create_private(tmp))  # 0600 before ffmpeg writes into it
         self.audio.transcode(job.file(job.manifest["source"]), tmp, self.stored_format)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -311,6 +340,9 @@ class IngestPipeline:
                 sha256_plaintext=enc["sha256_plaintext"],
                 sha256_ciphertext=enc["sha256_ciphertext"],
                 object_key=m["uploaded"]["object_key"],
+                invalid_fields=json.dumps(req["invalid_fields"])
+                if req.get("invalid_fields")
+                else None,
             )
             rec.key = RecordingKey(
                 kek_id=enc["kek_id"],
@@ -348,6 +380,7 @@ class IngestPipeline:
                     "kek_id": enc["kek_id"],
                     "case_refs": len(dict.fromkeys(req["case_ids"])),
                     "complete": rec.complete,
+                    "invalid_fields": req.get("invalid_fields") or [],
                 },
             )
 
@@ -367,16 +400,3 @@ def link_case(
         RecordingCaseRef(case_ref=ref, source=source, added_at=now, added_by=actor)
     )
     return True
-
-
-def load_consent_file(path: Path) -> dict[str, Any]:
-    """Read a consent JSON document, failing with the file name and what is wrong."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StorageError(f"consent file {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StorageError(f"consent file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise StorageError(f"consent file {path} must hold a JSON object, not {type(doc).__name__}")
-    return doc

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +14,7 @@ import tink
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from storage import fields
 from storage.audio import AudioTools
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -31,9 +28,10 @@ from storage.catalogue.models import (
 from storage.clock import utcnow
 from storage.crypto import CHUNK, Envelope, raise_integrity
 from storage.errors import NotFoundError, StorageError
-from storage.fsutil import fsync_dir
+from storage.export import OutputFile, decrypt_to, format_for
+from storage.fields import FieldError, check_reason
 from storage.identity import CallerHasher
-from storage.ingest import MAX_CASE_ID, link_case
+from storage.ingest import link_case
 from storage.objects.base import ObjectStore
 
 
@@ -92,6 +90,7 @@ def recording_view(rec: Recording, consent: dict[str, Any] | None) -> dict[str, 
         "retention_class": rec.retention_class,
         "expires_at": _iso(rec.expires_at),
         "case_ids": [link.case_ref.reference for link in rec.case_links],
+        "invalid_fields": json.loads(rec.invalid_fields) if rec.invalid_fields else [],
         "consent": consent,
     }
 
@@ -241,8 +240,9 @@ class Recordings:
     def tag(
         self, recording_id: str, case_id: str, *, actor: str, reason: str | None = None
     ) -> dict[str, Any]:
-        if not case_id or len(case_id) > MAX_CASE_ID or not case_id.isprintable():
-            raise StorageError(f"case id {case_id!r} must be 1..{MAX_CASE_ID} printable characters")
+        fields.CASE_ID.check(case_id)
+        if reason is not None:
+            reason = check_reason(reason, "tag reason")
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
             if link_case(s, rec, case_id, source="tag", actor=actor, now=self.clock()):
@@ -257,131 +257,117 @@ class Recordings:
             return recording_view(rec, self._consent(s, rec.id))
 
     def export(
-        self, recording_id: str, out: Path, *, reason: str, actor: str, fmt: str | None = None
+        self,
+        recording_id: str,
+        out: Path,
+        *,
+        reason: str,
+        actor: str,
+        fmt: str | None = None,
+        force: bool = False,
     ) -> ExportResult:
-        """Decrypt as a stream into a temp file beside `out`, verify both checksums, rename."""
-        if not reason.strip():
-            raise StorageError("an export needs a --reason (it is written to the audit log)")
+        """Decrypt into a private temp file beside `out`, verify both checksums, commit the
+        audit row (the recording still stored), and only then move the file into place."""
+        try:
+            reason = check_reason(reason, "export reason (--reason)")
+        except FieldError as exc:
+            raise StorageError(f"{exc}; it is written to the audit log") from None
+        fmt = format_for(out, fmt)
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
             refusal = None if rec.state == "stored" else _not_exportable(s, rec)
-            if refusal is None:
-                if rec.key is None:
-                    raise StorageError(
-                        f"recording {rec.id} has no data key in the catalogue; "
-                        "its audio cannot be decrypted"
-                    )
+            if refusal is None and rec.key is None:
+                refusal = (
+                    f"recording {rec.id} has no data key in the catalogue; "
+                    "its audio cannot be decrypted"
+                )
+            if refusal is None and rec.key is not None:
                 kek_id, wrapped = rec.key.kek_id, rec.key.wrapped_keyset
-                info = (
-                    rec.format,
-                    rec.sample_rate,
-                    rec.object_key,
-                    rec.sha256_plaintext,
-                    rec.sha256_ciphertext,
-                )
-        if refusal is not None:  # destroyed (or being destroyed) by retention: say so, audited
-            with self.catalogue.session() as s:
-                self.audit.append(
-                    s,
-                    actor=actor,
-                    action="recording.export.failed",
-                    recording_id=rec.id,
-                    details={"reason": reason, "error": refusal},
-                )
-            raise RecordingDestroyedError(refusal)
-        stored_fmt, rate, key, sha_plain, sha_cipher = info
-        fmt = fmt or stored_fmt
-        if fmt not in ("wav", "opus"):
-            raise StorageError(f"export format {fmt!r}; allowed: wav, opus")
-        if out.exists() and out.is_dir():
-            raise StorageError(f"--out {out} is a directory; give a file name")
+                info = (rec.format, rec.sample_rate, rec.object_key)
+                sums = (rec.sha256_plaintext, rec.sha256_ciphertext)
+        rid = rec.id
+        if refusal is not None:
+            self._audit_failure(rid, actor, reason, refusal)
+            if rec.state != "stored":
+                raise RecordingDestroyedError(refusal)
+            raise StorageError(refusal)
+        stored_fmt, rate, key = info
         try:
-            result = self._export_verified(
-                rec.id, kek_id, wrapped, key, sha_plain, sha_cipher, stored_fmt, fmt, rate, out
-            )
+            output = OutputFile(out, force=force)
         except StorageError as exc:
+            self._audit_failure(rid, actor, reason, str(exc))
+            raise
+        try:
+            done = decrypt_to(
+                output,
+                rid=rid,
+                data_key=self.envelope.open_data_key(rid, kek_id, wrapped),
+                store=self.store,
+                object_key=key,
+                sha_plain=sums[0],
+                sha_cipher=sums[1],
+                stored_fmt=stored_fmt,
+                fmt=fmt,
+                rate=rate,
+                audio=self.audio,
+            )
+            self._audit_release(rid, actor, reason, fmt, out, done.sha256)
+        except StorageError as exc:
+            output.discard()
+            if not isinstance(exc, _AuditUnwritable):
+                self._audit_failure(rid, actor, reason, str(exc))
+            raise
+        except BaseException:
+            output.discard()
+            raise
+        try:
+            output.release()
+        except StorageError as exc:
+            self._audit_failure(rid, actor, reason, f"not released after the audit: {exc}")
+            raise
+        return ExportResult(rid, out, fmt, done.bytes_written, done.sha256)
+
+    def _audit_release(
+        self, rid: str, actor: str, reason: str, fmt: str, out: Path, sha256: str
+    ) -> None:
+        """Commit the export's audit row while the recording is still stored (its row locked,
+        so a purge skips it until we are done), or fail without releasing anything."""
+        try:
+            with self.catalogue.session() as s:
+                rec = s.get(Recording, rid, with_for_update=True)
+                if rec is None or rec.state != "stored":
+                    refusal = (
+                        _not_exportable(s, rec) if rec else f"recording {rid} no longer exists"
+                    )
+                    raise RecordingDestroyedError(f"{refusal}; the export was discarded")
+                self.audit.append(
+                    s,
+                    actor=actor,
+                    action="recording.export",
+                    recording_id=rid,
+                    details={"reason": reason, "format": fmt, "out": str(out), "sha256": sha256},
+                )
+        except StorageError:
+            raise
+        except Exception as exc:  # the database refused the audit row: nothing is released
+            raise _AuditUnwritable(
+                f"recording {rid}: export not released, the audit log could not be written "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from None
+
+    def _audit_failure(self, rid: str, actor: str, reason: str, error: str) -> None:
+        try:
             with self.catalogue.session() as s:
                 self.audit.append(
                     s,
                     actor=actor,
                     action="recording.export.failed",
-                    recording_id=rec.id,
-                    details={"reason": reason, "error": str(exc)},
+                    recording_id=rid,
+                    details={"reason": reason, "error": error},
                 )
-            raise
-        with self.catalogue.session() as s:
-            self.audit.append(
-                s,
-                actor=actor,
-                action="recording.export",
-                recording_id=rec.id,
-                details={"reason": reason, "format": fmt, "out": str(out), "sha256": result.sha256},
-            )
-        return result
+        except Exception:  # noqa: S110 - the export's own error is the one to report
+            pass
 
-    def _export_verified(
-        self,
-        rid: str,
-        kek_id: str,
-        wrapped: bytes,
-        key: str,
-        sha_plain: str,
-        sha_cipher: str,
-        stored_fmt: str,
-        fmt: str,
-        rate: int,
-        out: Path,
-    ) -> ExportResult:
-        data_key = self.envelope.open_data_key(rid, kek_id, wrapped)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-        plain = hashlib.sha256()
-        source = self.store.open(key)
-        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
-        proc: subprocess.Popen[bytes] | None = None
-        sink: Any = None
-        try:
-            if fmt == stored_fmt:
-                sink = open(tmp, "wb")  # noqa: SIM115 - closed in finally
-            else:  # ffmpeg writes tmp itself, so the WAV header gets its sizes
-                proc = self.audio.decoder(fmt, rate, tmp, errors)
-                sink = proc.stdin
-            reader, tap = data_key.decrypt_stream(source)
-            try:
-                while chunk := reader.read(CHUNK):
-                    plain.update(chunk)
-                    sink.write(chunk)
-            except tink.TinkError:
-                raise raise_integrity(rid) from None
-            # Everything was read: the ciphertext and plaintext checksums must both match.
-            if tap.sha256.hexdigest() != sha_cipher or plain.hexdigest() != sha_plain:
-                raise raise_integrity(rid)
-            sink.close()
-            if proc is not None and proc.wait() != 0:
-                errors.seek(0)
-                detail = errors.read().decode(errors="replace").strip()[-300:]
-                raise StorageError(f"recording {rid}: ffmpeg could not convert to {fmt}: {detail}")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-                fh.seek(0)
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            size = tmp.stat().st_size
-            os.replace(tmp, out)
-            fsync_dir(out.parent)
-        except BrokenPipeError:
-            errors.seek(0)
-            detail = errors.read().decode(errors="replace").strip()[-300:]
-            raise StorageError(f"recording {rid}: ffmpeg stopped early: {detail}") from None
-        except OSError as exc:
-            raise StorageError(f"cannot write {out}: {exc}") from exc
-        finally:
-            if sink is not None and not sink.closed:
-                with contextlib.suppress(BrokenPipeError):
-                    sink.close()
-            if proc is not None and proc.poll() is None:  # failed part-way: stop ffmpeg
-                proc.kill()
-                proc.wait()
-            errors.close()
-            tmp.unlink(missing_ok=True)
-            source.close()
-        return ExportResult(rid, out, fmt, size, digest)
+
+class _AuditUnwritable(StorageError):
+    """The export's audit row could not be committed, so its output was discarded."""

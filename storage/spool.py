@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.errors import StorageError
-from storage.fsutil import atomic_write_bytes, durable_copy, fsync_dir
+from storage.fsutil import atomic_write_bytes, durable_copy, fsync_dir, private_dir
 
 STATES = ("spooled", "probed", "transcoded", "encrypted", "uploaded")
 
@@ -46,13 +46,25 @@ class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.jobs_dir = root / "jobs"
-        self.rejected_dir = root / "rejected"
+        self.rejected_dir = root / "rejected"  # sealed: storage/quarantine.py
+        self.quarantine_dir = root / "quarantine"
         self.calls_dir = root / "calls"  # live calls' legs, written by the SIP agent
         self._incoming = root / "incoming"
 
     def ensure(self) -> None:
-        for d in (self.jobs_dir, self.rejected_dir, self._incoming, self.calls_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        """The spool's directories, owner-only (0700) even when an older version made them."""
+        private_dir(self.root)
+        os.chmod(self.root, 0o700)
+        dirs = (
+            self.jobs_dir,
+            self.rejected_dir,
+            self.quarantine_dir,
+            self._incoming,
+            self.calls_dir,
+        )
+        for d in dirs:
+            private_dir(d)
+            os.chmod(d, 0o700)
 
     def create(
         self, recording_id: str, source: Path, manifest: dict[str, Any], *, move: bool = False
@@ -67,11 +79,12 @@ class Spool:
         staging = self._incoming / recording_id
         if staging.exists():
             shutil.rmtree(staging)
-        staging.mkdir()
+        staging.mkdir(mode=0o700)
         name = "source" + (source.suffix.lower() or ".bin")
         try:
             if move:
                 os.replace(source, staging / name)
+                os.chmod(staging / name, 0o600)
             else:
                 durable_copy(source, staging / name)
         except OSError as exc:
@@ -122,12 +135,3 @@ class Spool:
     def finish(self, job: Job) -> None:
         shutil.rmtree(job.path)
         fsync_dir(self.jobs_dir)
-
-    def reject(self, job: Job, reason: str) -> Path:
-        self.ensure()
-        dest = self.rejected_dir / job.id
-        (job.path / "reason.txt").write_text(reason + "\n")
-        os.replace(job.path, dest)
-        fsync_dir(self.rejected_dir)
-        fsync_dir(self.jobs_dir)
-        return dest

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from consent.records import store_consent_only
 from storage.audio import merge_legs
 from storage.catalogue.models import Recording
@@ -133,8 +135,8 @@ class Handoff:
             started_at=_parse(consent.get("bridged_at")),
             complete=complete,
         )
-        job = self.pipeline.submit(
-            stereo, request, actor=self.actor, move=True, recording_id=flow_id
+        job = self.pipeline.submit(  # recorded already: bad metadata is marked, not refused
+            stereo, request, actor=self.actor, move=True, recording_id=flow_id, lenient=True
         )
         self._remove(path)  # the job in the spool is now the durable copy
         return HandoffResult(flow_id, "recording", self.pipeline.process(job.id))
@@ -149,6 +151,15 @@ class Handoff:
     def _remove(path: Path) -> None:
         shutil.rmtree(path)
         fsync_dir(path.parent)
+
+    def _set_aside(self, path: Path, exc: Exception) -> HandoffResult:
+        try:
+            where = self.pipeline.quarantine.put(path, path.name, exc, area="quarantine")
+        except Exception as err:
+            log.error("ALARM call %s cannot be recovered nor sealed (%s; %s)", path.name, exc, err)
+            return HandoffResult(path.name, f"failed: {exc}")
+        log.error("ALARM call %s cannot be stored: %s (sealed in %s)", path.name, exc, where)
+        return HandoffResult(path.name, f"failed: {exc}; sealed in {where}")
 
     def recover(self) -> list[HandoffResult]:
         """Store every call directory whose agent is gone (its lock is free), as incomplete."""
@@ -166,9 +177,13 @@ class Handoff:
                 log.warning("recovering call %s left by a stopped agent", path.name)
                 try:
                     results.append(self.finish(path, complete=False))
-                except Exception as exc:  # keep it in the spool; the others still go
-                    log.exception("call %s could not be recovered; it stays in %s", path.name, path)
+                except (OSError, SQLAlchemyError) as exc:  # this node's disk or database
+                    log.error(
+                        "ALARM call %s not recovered yet, stays in %s: %s", path.name, path, exc
+                    )
                     results.append(HandoffResult(path.name, f"failed: {exc}"))
+                except Exception as exc:  # the call itself: sealed in the quarantine
+                    results.append(self._set_aside(path, exc))
             finally:
                 os.close(fd)
         return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StorageError
+from storage.fsutil import create_private, private_dir
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,9 +29,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     safe when the lock is held from the start. PostgreSQL uses an advisory lock instead.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_db(Path(path))
         engine = create_engine(
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
         )
@@ -52,11 +54,29 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+def _create_private_db(path: Path) -> None:
+    """Create the SQLite file owner-only before SQLite does (it would follow the umask); its
+    -wal and -shm files take the database file's permissions."""
+    private_dir(path.parent)
+    try:
+        os.close(create_private(path))
+    except FileExistsError:
+        return
+
+
 class Catalogue:
     """Owns the engine it creates (or borrows one it is given) and hands out sessions."""
 
-    def __init__(self, url: str, *, echo: bool = False, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        engine: Engine | None = None,
+        audit_key: bytes | None = None,
+    ) -> None:
         self.url = url
+        self.audit_key = audit_key  # keys the audit chain (storage/audit.py); None: unkeyed
         self._owns_engine = engine is None
         self.engine = engine or make_engine(url, echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -68,7 +88,7 @@ class Catalogue:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._sessions() as s, s.begin():
+        with self._sessions(info={"audit_key": self.audit_key}) as s, s.begin():
             yield s
 
     def _alembic_config(self) -> Config:

@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
+from storage import fields
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, refuses naive datetimes, returns aware datetimes on every backend."""
@@ -55,7 +57,7 @@ class Recording(Base):
     __tablename__ = "recordings"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    call_id: Mapped[str] = mapped_column(String(fields.CALL_ID.max_len), index=True)
     state: Mapped[str] = mapped_column(String(16))  # stored | destroying | destroyed
     complete: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -64,8 +66,10 @@ class Recording(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     channels: Mapped[int] = mapped_column(Integer)
     sample_rate: Mapped[int] = mapped_column(Integer)
-    service: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
-    agent: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    service: Mapped[str | None] = mapped_column(
+        String(fields.SERVICE.max_len), nullable=True, index=True
+    )
+    agent: Mapped[str | None] = mapped_column(String(fields.AGENT.max_len), nullable=True)
     caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     caller_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # The caller gave no telephone number (anonymous, letters): no hash, never matched.
@@ -83,6 +87,9 @@ class Recording(Base):
     # The purge run destroying this recording (state "destroying") and when it claimed it.
     purge_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     purge_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Metadata fields that arrived invalid with a recorded call and were not stored (a JSON
+    # list of field names, e.g. ["case_ids"]); the recording itself was kept.
+    invalid_fields: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     key: Mapped[RecordingKey | None] = relationship(
         back_populates="recording", cascade="all, delete-orphan", uselist=False
@@ -119,7 +126,7 @@ class CaseRef(Base):
     __tablename__ = "case_refs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    reference: Mapped[str] = mapped_column(String(fields.CASE_ID.max_len), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -149,7 +156,7 @@ class ConsentRecordRow(Base):
     __tablename__ = "consent_records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    call_id: Mapped[str] = mapped_column(String(fields.CALL_ID.max_len), index=True)
     recording_id: Mapped[str | None] = mapped_column(
         ForeignKey("recordings.id", ondelete="SET NULL"), nullable=True, index=True
     )

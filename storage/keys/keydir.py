@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from storage.errors import KeyUnavailableError
-from storage.fsutil import atomic_write_bytes
+from storage.fsutil import atomic_write_bytes, private_dir
 
 
 class KeyDirectory:
@@ -29,7 +29,7 @@ class KeyDirectory:
         atomic_write_bytes(self.path / "current", name.encode())
 
     def write(self, name: str, suffix: str, data: bytes) -> None:
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path)
         dest = self.path / f"{name}.{suffix}"
         atomic_write_bytes(dest, data)
         os.chmod(dest, 0o600)

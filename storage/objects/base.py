@@ -50,5 +50,18 @@ class ObjectStore(abc.ABC):
     def destroy(self, keys: list[str]) -> dict[str, int]:
         """Remove every version of every key; returns versions removed per key."""
 
+    @abc.abstractmethod
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> None:
+        """Store a small object (an audit anchor); locked until retain_until where the store
+        supports it (S3 Object Lock), else kept read-only."""
+
+    @abc.abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """A small object's bytes (NotFoundError when absent)."""
+
+    @abc.abstractmethod
+    def list_keys(self, prefix: str) -> list[str]:
+        """Keys under prefix, sorted."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections the store opened itself."""

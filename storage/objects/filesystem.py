@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from storage.errors import NotFoundError, StorageError
-from storage.fsutil import atomic_writer, fsync_dir
+from storage.fsutil import atomic_writer, fsync_dir, private_dir
 from storage.objects.base import ObjectStore, StoredObject
 
 
@@ -26,7 +27,7 @@ class FilesystemStore(ObjectStore):
         return path
 
     def check(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"object store directory {self.root} is not writable")
 
@@ -74,3 +75,30 @@ class FilesystemStore(ObjectStore):
             if path.parent.exists():
                 fsync_dir(path.parent)
         return removed
+
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> None:
+        dest = self._path(key)
+        if dest.exists():
+            raise StorageError(f"object {key} already exists; small objects are write-once")
+        with atomic_writer(dest) as out:
+            out.write(data)
+        os.chmod(dest, 0o400)  # no object lock here: read-only is the most a directory offers
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"object {key} is not in the filesystem store {self.root}"
+            ) from None
+
+    def list_keys(self, prefix: str) -> list[str]:
+        root = self.root.resolve()
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else root
+        if not base.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(root))
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.endswith(".sha256") and not p.name.startswith(".")
+        )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +43,7 @@ class S3Store(ObjectStore):
     def __init__(self, options: S3Options, client: Any | None = None) -> None:
         self.options = options
         self.bucket = options.bucket
+        self._owns_client = client is None  # a client handed in is closed by whoever made it
         self._client: Any = client or boto3.session.Session().client(
             "s3",
             endpoint_url=options.endpoint_url,
@@ -191,3 +195,60 @@ class S3Store(ObjectStore):
         except (ClientError, *_UNREACHABLE) as exc:
             raise self._fail(exc, "destroying objects") from exc
         return removed
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def _lock_mode(self) -> str | None:
+        """The bucket's Object Lock mode (its default rule's, else COMPLIANCE), or None."""
+        try:
+            r = self._client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError:
+            return None  # no lock configuration (or the server does not know Object Lock)
+        except _UNREACHABLE as exc:
+            raise self._fail(exc, "reading the bucket's object lock") from exc
+        conf = r.get("ObjectLockConfiguration", {})
+        if conf.get("ObjectLockEnabled") != "Enabled":
+            return None
+        mode = conf.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
+        return str(mode or "COMPLIANCE")
+
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> None:
+        extra: dict[str, Any] = {}
+        mode = self._lock_mode() if retain_until else None
+        if mode and retain_until:
+            md5 = hashlib.md5(data, usedforsecurity=False).digest()  # required with a lock
+            extra = {
+                "ObjectLockMode": mode,
+                "ObjectLockRetainUntilDate": retain_until,
+                "ContentMD5": base64.b64encode(md5).decode(),
+            }
+        try:
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/json",
+                **extra,
+            )
+        except (ClientError, *_UNREACHABLE) as exc:
+            raise self._fail(exc, f"writing {key}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        body = self.open(key)
+        try:
+            return body.read()
+        finally:
+            body.close()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except (ClientError, *_UNREACHABLE) as exc:
+            raise self._fail(exc, f"listing {prefix}") from exc
+        return sorted(keys)

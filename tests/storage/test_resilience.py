@@ -113,10 +113,13 @@ def test_corrupt_audio_is_rejected_with_reason_and_kept(
     assert r.returncode == 1 and "rejected" in r.stderr
     rejected = sorted(services.spool.rejected_dir.iterdir())
     assert len(rejected) == 2
-    for d in rejected:
-        assert (d / "reason.txt").read_text().strip()
-        assert (d / "manifest.json").is_file()
-        assert any(p.name.startswith("source") for p in d.iterdir())  # input kept
+    for d in rejected:  # kept, but sealed: no manifest or audio in clear (issue 8 item 3)
+        index = json.loads((d / "index.json").read_text())
+        assert index["reason"].strip() and index["area"] == "rejected"
+        names = {f["name"] for f in index["files"]}
+        assert {"manifest.json", "reason.txt"} <= names
+        assert any(n.startswith("source") for n in names)  # input kept
+        assert all(p.suffix == ".enc" for p in d.iterdir() if p.name != "index.json")
     assert count_rows(services) == 0 and services.spool.pending() == []
     assert count_objects(backend, services) == 0
 
@@ -124,10 +127,12 @@ def test_corrupt_audio_is_rejected_with_reason_and_kept(
 def test_audit_verify_catches_edited_removed_and_reordered_rows(
     backend: Backend, services: Services, speech_call: Path
 ) -> None:
+    before = json.loads(backend.cli("audit", "verify", "--json", check=True).stdout)["count"]
+    assert before >= 1  # init keyed the chain: its switch-over row comes first
     for i in range(3):
         backend.cli("ingest", str(speech_call), "--call-id", f"c{i}", check=True)
     ok = backend.cli("audit", "verify", "--json", check=True)
-    assert json.loads(ok.stdout)["count"] == 3
+    assert json.loads(ok.stdout)["count"] == before + 3
     table = AuditEvent.__table__
     with services.catalogue.engine.connect() as conn:
         original = [dict(r._mapping) for r in conn.execute(table.select().order_by(table.c.seq))]
@@ -141,13 +146,14 @@ def test_audit_verify_catches_edited_removed_and_reordered_rows(
         return backend.cli("audit", "verify")
 
     assert tampered().returncode == 0  # the restore itself is faithful
-    r = tampered(table.update().where(table.c.seq == 2).values(actor="someone-else"))
-    assert r.returncode == 1 and "row 2" in r.stderr and "altered" in r.stderr
-    r = tampered(table.delete().where(table.c.seq == 2))
-    assert r.returncode == 1 and "row 2 is missing" in r.stderr
+    n = before + 2  # an ingest event, well inside the chain
+    r = tampered(table.update().where(table.c.seq == n).values(actor="someone-else"))
+    assert r.returncode == 1 and f"row {n}" in r.stderr and "altered" in r.stderr
+    r = tampered(table.delete().where(table.c.seq == n))
+    assert r.returncode == 1 and f"row {n} is missing" in r.stderr
     swap = [
         table.update().where(table.c.seq == a).values(seq=b)
-        for a, b in ((2, 100), (3, 2), (100, 3))
+        for a, b in ((n, 100), (n + 1, n), (100, n + 1))
     ]
     r = tampered(*swap)
-    assert r.returncode == 1 and "row 2 does not link" in r.stderr
+    assert r.returncode == 1 and f"row {n} does not link" in r.stderr

@@ -71,13 +71,15 @@ def test_recover_stores_partial_calls_and_keeps_broken_ones(tmp_path: Path) -> N
         results = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
         assert results[good.name].kind == "recording"
         assert results[bad.name].kind.startswith("failed: ")
-        assert not good.exists() and bad.exists()  # the broken one waits for a person
+        assert not good.exists() and not bad.exists()  # the broken one: sealed, with why
+        sealed = services.pipeline().quarantine.entries("quarantine")
+        assert [e["id"] for e in sealed] == [bad.name] and sealed[0]["kind"]
         view = services.recordings().show(good.name)
         assert view["complete"] is False and view["consent"]["incomplete"] is True
         assert view["channels"] == 2 and abs(view["duration_s"] - 3.0) < 0.05
         assert view["consent"]["ended_by"] == "agent-stopped" and view["case_ids"] == ["C-1"]
         # running it again stores nothing twice
         again = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
-        assert list(again) == [bad.name]
+        assert list(again) == []
     finally:
         services.close()
