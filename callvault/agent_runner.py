@@ -79,6 +79,9 @@ class AgentComponent:
             apology_file=sip.apology_file or DEFAULT_APOLOGY,
             log_level=sip.pjsua_log_level,
             handoff_workers=sip.handoff_workers,
+            invite_rate_per_min=sip.invite_rate_per_min,
+            invite_burst=sip.invite_burst,
+            ack_timeout_s=float(sip.ack_timeout_s),
         )
         self.agent = Agent(
             config,
@@ -86,7 +89,7 @@ class AgentComponent:
             policy=flow_policy(s),
             calls_dir=self.svc.spool.calls_dir,
             handoff=Handoff(self.svc.pipeline()),
-            is_do_not_record=self._cache,
+            do_not_record=self._cache,
         )
         self.svc.spool.ensure()
         self._thread = threading.Thread(target=self._run, name="sip", daemon=True)

@@ -20,13 +20,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
 from consent.notices import NoticeCatalogue, wav_duration
 from storage.clock import utcnow
+from storage.identity import number_part
 from telephony.errors import TelephonyError
+from telephony.flood import FloodGuard
 from telephony.flow import Action, CallFlow, FlowPolicy, State
 from telephony.handoff import CallDir, Handoff
 from telephony.pjlog import stdout_to_stderr
@@ -47,6 +49,17 @@ class AgentConfig:
     apology_file: Path | None = None
     log_level: int = 1
     handoff_workers: int = 2
+    invite_rate_per_min: int = 120
+    invite_burst: int = 20
+    ack_timeout_s: float = 5.0
+
+
+class DoNotRecordCheck(Protocol):
+    """consent.do_not_record.DoNotRecordCache: a query started at INVITE, and the cached list."""
+
+    def lookup(self, number: str | None) -> Future[bool]: ...
+
+    def __call__(self, number: str | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class _Account(pj.Account):  # type: ignore[misc]
         # pjsua2 answers 500 unless a Call object is bound inside this callback; binding it
         # is all that happens here, the decision waits for the SIP thread's event loop.
         leg = _Leg(self, self.events, None, "caller", prm.callId)
-        self.events.append(("incoming", leg, prm.rdata.wholeMsg))
+        self.events.append(("incoming", leg, prm.rdata.wholeMsg, prm.rdata.srcAddress))
 
 
 @dataclass
@@ -125,6 +138,9 @@ class _Live:
     caller_number: str | None
     dialled: str
     sip_call_id: str
+    source: str = ""
+    dnr: Future[bool] | None = None  # the do-not-record query, read when the notice ends
+    ack_timed_out: bool = False
     staff: _Leg | None = None
     player: Any = None
     player_until: datetime | None = None
@@ -154,7 +170,7 @@ class Agent:
         policy: FlowPolicy,
         calls_dir: Path,
         handoff: Handoff,
-        is_do_not_record: Callable[[str], bool],
+        do_not_record: DoNotRecordCheck,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
@@ -162,8 +178,9 @@ class Agent:
         self.policy = policy
         self.calls_dir = calls_dir
         self.handoff = handoff
-        self.is_do_not_record = is_do_not_record
+        self.do_not_record = do_not_record
         self.clock = clock
+        self.flood = FloodGuard(config.invite_rate_per_min, config.invite_burst)
         self._events: collections.deque[tuple[Any, ...]] = collections.deque()
         self._commands: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self._live: dict[str, _Live] = {}
@@ -314,7 +331,15 @@ class Agent:
 
     # -- events -------------------------------------------------------------------------------
 
-    def _on_incoming(self, leg: _Leg, message: str) -> None:
+    def _on_incoming(self, leg: _Leg, message: str, src_address: str = "") -> None:
+        source = _host(src_address)
+        now = self.clock()
+        if not self.flood.admit(source, now):
+            line = self.flood.refused(source, now)
+            if line:
+                log.warning("%s", line)
+            self._reject(leg, 503)
+            return
         info = leg.getInfo()
         if len(self._live) >= self.capacity or self._stop.is_set():
             log.warning(
@@ -324,22 +349,28 @@ class Agent:
             )
             self._reject(leg, 503)
             return
-        caller = _user(info.remoteUri)
+        caller = number_part(info.remoteUri) or None
         dialled = _user(info.localUri) or ""
         notice = self.notices.select(dialled)
         flow_id = str(uuid.uuid4())
         leg.flow_id = flow_id
-        now = self.clock()
         flow = CallFlow(
             call_id=info.callIdString,
             notice=notice,
             policy=self.policy,
             started_at=now,
-            do_not_record=bool(caller) and self.is_do_not_record(caller or ""),
             case_ids=header_value(message, self.config.case_id_header),
         )
         live = _Live(
-            flow, CallDir(self.calls_dir, flow_id), leg, caller, dialled, info.callIdString
+            flow,
+            CallDir(self.calls_dir, flow_id),
+            leg,
+            caller,
+            dialled,
+            info.callIdString,
+            source=source,
+            # Started now, read when the notice ends: the query runs on a worker thread.
+            dnr=self.do_not_record.lookup(caller),
         )
         self._live[flow_id] = live
         live.calldir.open(self._meta(live))
@@ -347,12 +378,11 @@ class Agent:
         prm.statusCode = 200
         leg.answer(prm)
         log.info(
-            "call %s answered (service %s, notice %s v%s%s)",
+            "call %s answered (service %s, notice %s v%s)",
             flow_id,
             notice.service,
             notice.id,
             notice.version,
-            ", do-not-record" if flow.do_not_record else "",
         )
 
     def _reject(self, leg: _Leg, code: int) -> None:
@@ -369,13 +399,21 @@ class Agent:
         if index is None:
             return
         leg.media = leg.getAudioMedia(index)
-        now = self.clock()
-        if leg.role == "caller" and live.flow.state is State.RINGING:
-            live.flow.answered(now)
-            live.player = self._play(live.flow.notice.file, leg.media)
-            self._save(live)
+        if leg.role == "caller":
+            self._maybe_start_notice(live)
         elif leg.role == "staff":
             self._maybe_bridge(live, leg)
+
+    def _maybe_start_notice(self, live: _Live) -> None:
+        """The notice plays once the caller's leg has media and its ACK has come."""
+        leg = live.caller
+        if live.flow.state is not State.RINGING or leg is None or leg.media is None:
+            return
+        if not leg.confirmed:
+            return
+        live.flow.answered(self.clock())
+        live.player = self._play(live.flow.notice.file, leg.media)
+        self._save(live)
 
     def _maybe_bridge(self, live: _Live, leg: _Leg) -> None:
         if live.flow.state is not State.CONNECTING or leg.media is None:
@@ -426,6 +464,8 @@ class Agent:
             leg.confirmed = True
             if live is not None and leg.role == "staff":
                 self._maybe_bridge(live, leg)
+            elif live is not None:
+                self._maybe_start_notice(live)
 
     def _on_dtmf(self, leg: _Leg, digit: str, method: str) -> None:
         live = self._live.get(leg.flow_id or "")
@@ -454,12 +494,22 @@ class Agent:
     def _timers(self, live: _Live, now: datetime) -> None:
         # A media-state callback can arrive before the stream is ACTIVE, with none after it:
         # look again while a leg's audio is still missing.
-        if (
-            live.flow.state is State.RINGING
-            and live.caller is not None
-            and live.caller.media is None
-        ):
-            self._on_media(live.caller)
+        if live.flow.state is State.RINGING and live.caller is not None:
+            if live.caller.media is None:
+                self._on_media(live.caller)
+            waited = (now - live.flow.started_at).total_seconds()
+            if (
+                not live.caller.confirmed
+                and not live.ack_timed_out
+                and waited >= self.config.ack_timeout_s
+            ):
+                live.ack_timed_out = True
+                # Answered, never ACKed: a flood or a broken peer. Free the slot now rather
+                # than after pjsip's 32 s; no consent record (the notice never played).
+                line = self.flood.unacked(live.source, now)
+                if line:
+                    log.warning("%s", line)
+                self._hangup(live.caller)
         elif (
             live.flow.state is State.CONNECTING
             and live.staff is not None
@@ -474,8 +524,26 @@ class Agent:
             live.hangup_at = None
             self._hangup(live.caller)
 
+    def _settle_do_not_record(self, live: _Live) -> None:
+        """Take the do-not-record answer: the query's if done, else the cached list's."""
+        pending, live.dnr = live.dnr, None
+        if pending is None:
+            return
+        if pending.done():
+            on_list = pending.result()
+        else:
+            on_list = self.do_not_record(live.caller_number)
+            log.warning(
+                "call %s: do-not-record query not answered yet; used the cached list",
+                live.flow.call_id[:16],
+            )
+        live.flow.do_not_record = on_list
+        if on_list:
+            log.info("call %s: caller is on the do-not-record list", live.flow.call_id[:16])
+
     def _act(self, live: _Live, action: Action, now: datetime) -> None:
         if action is Action.CONNECT_QUEUE:
+            self._settle_do_not_record(live)
             live.player = None  # the notice is over (or was cut short by the window closing)
             staff = _Leg(self._account, self._events, live.calldir.flow_id, "staff")
             live.staff = staff
@@ -521,6 +589,7 @@ class Agent:
         if live.caller is not None or live.staff is not None:
             return
         del self._live[live.calldir.flow_id]
+        self._settle_do_not_record(live)
         self._save(live)
         calldir = live.calldir
         if self._pool is None:
@@ -560,6 +629,8 @@ class Agent:
             "queue_uri": self.config.queue_uri,
             "case_ids": live.flow.case_ids,
             "state": live.flow.state.value,
+            # The notice never played (never ACKed, no media): no consent record is due.
+            "signalling_only": live.flow.notice_started is None,
             "consent": live.flow.consent_record(),
         }
 
@@ -628,6 +699,13 @@ class Agent:
         for fut in self._handoffs:
             fut.result()
         ep.hangupAllCalls()
+
+
+def _host(address: str) -> str:
+    """'1.2.3.4:5060' or '[::1]:5060' → the address without the port."""
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
 
 
 def _user(uri: str) -> str | None:

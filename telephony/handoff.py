@@ -93,7 +93,7 @@ def repair_wav(path: Path) -> float:
 @dataclass(frozen=True)
 class HandoffResult:
     flow_id: str
-    kind: str  # recording | consent-only | already-stored | failed: <why>
+    kind: str  # recording | consent-only | signalling-only | already-stored | failed: <why>
     ingest: IngestResult | None = None
 
 
@@ -107,6 +107,11 @@ class Handoff:
     def finish(self, path: Path, *, complete: bool = True) -> HandoffResult:
         meta = json.loads((path / "call.json").read_text())
         flow_id = meta["flow_id"]
+        if meta.get("signalling_only"):
+            # Answered but the notice never played (never ACKed, no media, e.g. an INVITE
+            # flood): nobody was told anything or recorded, so no consent record is due.
+            self._remove(path)
+            return HandoffResult(flow_id, "signalling-only")
         consent = dict(meta["consent"])
         if not complete:
             consent["incomplete"] = True

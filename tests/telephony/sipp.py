@@ -68,9 +68,15 @@ class CallerScenario:
     codecs: tuple[tuple[int, str], ...] = ((0, "PCMU/8000"),)
     expect: str = "200"  # or e.g. "488"
     hung_up_by_agent: bool = False  # the agent sends BYE (queue failed, apology played)
+    from_uri: str | None = None  # the whole From name-addr, e.g. '<tel:+441277000013>'
 
     def xml(self) -> str:
-        return self._xml().replace("[caller]", self.caller)
+        xml = self._xml()
+        if self.from_uri is not None:
+            xml = xml.replace(
+                "From: <sip:[caller]@[local_ip]:[local_port]>", f"From: {self.from_uri}"
+            )
+        return xml.replace("[caller]", self.caller)
 
     def _xml(self) -> str:
         fmts = " ".join(str(pt) for pt, _ in self.codecs) + " 101"
@@ -282,6 +288,7 @@ def start_sipp(
     service: str = "100",
     extra: tuple[str, ...] = (),
     timeout_s: int = 60,
+    local_ip: str = "127.0.0.1",
 ) -> subprocess.Popen[str]:
     """Run sipp in the background; as UAC when `target` is given, else as UAS on `port`."""
     xml = workdir / f"{name}.xml"
@@ -292,9 +299,9 @@ def start_sipp(
         "-sf",
         str(xml),
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-mi",
-        "127.0.0.1",
+        local_ip,
         "-mp",
         str(media_port),
         "-m",
@@ -315,3 +322,32 @@ def start_sipp(
     return subprocess.Popen(
         cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+
+
+def unacked_invite_flood() -> str:
+    """A caller that sends INVITE and never ACKs the 200 (nor the 503): a flood's packets."""
+    return _scenario(
+        "flood",
+        f"""
+  <send>
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      {HEADERS.format(peer="")}
+      CSeq: 1 INVITE
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=flood 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="503" optional="true" next="done"/>
+  <recv response="200"/>
+  <label id="done"/>""",
+    ).replace("[caller]", "+441277999999")
