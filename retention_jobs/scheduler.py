@@ -15,7 +15,8 @@ importable, module-level, and taking only plain arguments.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import pickle
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, select, update
 
 from retention_jobs.triggers import zone
 from storage.catalogue.models import apscheduler_jobs
@@ -105,8 +106,10 @@ class ScheduledJobs:
         timezone: str,
         shared_store: bool = True,
         workers: int = 2,
+        renamed: Mapping[str, str] | None = None,
     ) -> None:
         self.specs = [s for s in specs if shared_store or s.store != CATALOGUE_STORE]
+        self.renamed = dict(renamed or {})
         stores: dict[str, Any] = {LOCAL_STORE: MemoryJobStore()}
         self._engine: Engine | None = None
         if shared_store:
@@ -129,8 +132,9 @@ class ScheduledJobs:
         )
 
     def start(self) -> list[str]:
+        lines = rename_stored_jobs(self._engine, self.renamed) if self._engine else []
         self.scheduler.start(paused=True)  # job stores open; nothing runs until resume()
-        lines = ensure_jobs(self.scheduler, self.specs)
+        lines += ensure_jobs(self.scheduler, self.specs)
         self.scheduler.resume()
         return lines
 
@@ -142,6 +146,32 @@ class ScheduledJobs:
             # The scheduler thread looks for due jobs once more after the store disposed the
             # engine; dispose again now that the thread has ended, or that connection leaks.
             self._engine.dispose()
+
+
+def rename_stored_jobs(engine: Engine, renamed: Mapping[str, str]) -> list[str]:
+    """Point stored jobs whose function moved (old "module:function" -> new) at the new one.
+
+    Run before the scheduler opens the store: it drops a job whose function it cannot import,
+    and with it the stored next run time (a missed run would no longer be caught up).
+    """
+    if not renamed:
+        return []
+    lines = []
+    with engine.begin() as conn:
+        rows = conn.execute(select(apscheduler_jobs.c.id, apscheduler_jobs.c.job_state))
+        for job_id, blob in rows.all():
+            state = pickle.loads(blob)  # noqa: S301 - our own job table, as APScheduler reads it
+            new = renamed.get(state.get("func"))
+            if new is None:
+                continue
+            old, state["func"] = state["func"], new
+            conn.execute(
+                update(apscheduler_jobs)
+                .where(apscheduler_jobs.c.id == job_id)
+                .values(job_state=pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
+            )
+            lines.append(f"{job_id}: stored job moved from {old} to {new}")
+    return lines
 
 
 def stored_next_runs(engine: Engine) -> dict[str, datetime | None]:

@@ -1,0 +1,63 @@
+"""`callvault serve`: the SIP agent and the scheduled jobs (callvault.jobs) until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from callvault.cli.registry import Context, Registrar
+
+log = logging.getLogger("callvault.retention")
+
+
+def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
+    from callvault.jobs import RENAMED, Node, job_specs, serving
+    from callvault.supervisor import Component, ServeError, supervise
+    from retention_jobs.scheduler import ScheduledJobs
+    from retention_jobs.stopping import StopRequest
+
+    svc = ctx.services()
+    settings = svc.settings
+    components: list[Component] = [
+        ScheduledJobs(
+            job_specs(settings),
+            database_url=settings.database.url,
+            timezone=settings.schedule.timezone,
+            shared_store=settings.schedule.purge_enabled,
+            renamed=RENAMED,
+        ),
+    ]
+    if not args.no_agent:
+        from callvault.agent_runner import AgentComponent
+
+        components.append(AgentComponent(svc))
+    if not args.no_portal:
+        from callvault.portal_runner import PortalComponent
+
+        components.append(PortalComponent(svc))
+    stop = StopRequest()
+    with serving(Node(settings.config_file, stop)):
+        failed = supervise(components, stop, logger=log)
+    if failed is not None:
+        raise ServeError(f"serve stopped because a component failed: {failed}") from failed
+    log.info("stopped")
+    return 0
+
+
+def register(cli: Registrar) -> None:
+    serve = cli.command(
+        "serve",
+        cmd_serve,
+        "SIP agent + portal + scheduled jobs (retention purge, spool resume) until SIGTERM/SIGINT",
+        json_flag=False,
+    )
+    serve.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="only the scheduled jobs (a node that takes no calls)",
+    )
+    serve.add_argument(
+        "--no-portal",
+        action="store_true",
+        help="without the web portal and API (run them with `callvault portal`)",
+    )

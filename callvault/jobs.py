@@ -1,0 +1,138 @@
+"""The scheduled jobs of `callvault serve`: their specs and their entry points.
+
+The entry points are stored in the catalogue's job table by reference ("module:function"):
+keep their names and this module path stable, or add the old reference to RENAMED (the
+scheduler rewrites stored jobs from it when it starts).
+
+A job runs in a scheduler thread of the serving process. It takes its configuration and its
+stop flag from the node that runs it (`serving`), not from the arguments pickled in the shared
+job table, which hold whatever the node that registered the job last had.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from retention_jobs.stopping import StopRequest
+
+if TYPE_CHECKING:
+    from callvault.settings import Settings
+    from callvault.wiring import Services
+    from retention_jobs.scheduler import JobSpec
+
+PURGE_JOB = "retention-purge"
+RESUME_JOB = "spool-resume"
+RENAMED = {
+    "callvault.cli_retention:scheduled_purge": f"{__name__}:scheduled_purge",
+    "callvault.cli_retention:scheduled_resume": f"{__name__}:scheduled_resume",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """The serving process as its jobs see it: its own configuration, and when to stop."""
+
+    config: Path | None
+    stop: StopRequest
+
+
+class _Serving:
+    """Which Node this process is serving as (at most one at a time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._node: Node | None = None
+
+    @contextmanager
+    def __call__(self, node: Node) -> Iterator[Node]:
+        with self._lock:
+            if self._node is not None:
+                raise RuntimeError("this process is already serving")
+            self._node = node
+        try:
+            yield node
+        finally:
+            with self._lock:
+                self._node = None
+
+    @property
+    def node(self) -> Node | None:
+        return self._node
+
+
+serving = _Serving()
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """The jobs `serve` schedules: the spool resume (per node) and the purge (shared)."""
+    from retention_jobs.scheduler import CATALOGUE_STORE, LOCAL_STORE, JobSpec
+    from retention_jobs.triggers import cron_trigger, interval_trigger
+
+    sch = settings.schedule
+    cfg = str(settings.config_file) if settings.config_file else None
+    specs = [
+        JobSpec(
+            RESUME_JOB,
+            f"{__name__}:scheduled_resume",
+            (cfg,),
+            interval_trigger(sch.resume_interval_s, sch.timezone),
+            LOCAL_STORE,
+            misfire_grace_s=sch.resume_interval_s,
+            run_at_start=True,
+        )
+    ]
+    if sch.purge_enabled:
+        specs.append(
+            JobSpec(
+                PURGE_JOB,
+                f"{__name__}:scheduled_purge",
+                (cfg,),
+                cron_trigger(sch.purge_cron, sch.timezone),
+                CATALOGUE_STORE,
+                misfire_grace_s=sch.purge_misfire_grace_s,
+            )
+        )
+    return specs
+
+
+def _job_services(config_path: str | None) -> Services:
+    from callvault.settings import load_settings
+    from callvault.wiring import Services
+
+    node = serving.node
+    path = node.config if node else (Path(config_path) if config_path else None)
+    svc = Services.build(load_settings(path))
+    svc.catalogue.require_current()
+    return svc
+
+
+def scheduled_purge(config_path: str | None = None) -> str:
+    """The nightly purge (APScheduler job). Raises on failure: logged, retried next trigger."""
+    from storage.clock import utcnow
+
+    node = serving.node
+    svc = _job_services(config_path)
+    try:
+        report = svc.purger().run(
+            now=utcnow(), actor="scheduler", should_stop=node.stop.is_set if node else None
+        )
+    finally:
+        svc.close()
+    return report.summary()
+
+
+def scheduled_resume(config_path: str | None = None) -> str:
+    """Finish whatever ingest jobs are left in this node's spool (APScheduler job)."""
+    from callvault.agent_runner import recover_spool
+
+    svc = _job_services(config_path)
+    try:
+        lines = recover_spool(svc)  # calls a stopped agent left behind, then ingest jobs
+    finally:
+        svc.close()
+    return "spool resume: " + ("; ".join(lines) if lines else "empty")
