@@ -174,3 +174,23 @@ def test_resume_stores_a_withheld_call_stuck_in_the_spool(
     with services.catalogue.session() as s:
         [rec] = s.scalars(select(Recording)).all()
         assert rec.caller_withheld and rec.caller_hash is None
+
+
+def test_lookup_sees_an_entry_added_after_the_list_was_loaded(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    dnr = DoNotRecordList(services.catalogue, services.hasher)
+    cache = DoNotRecordCache(dnr, refresh_s=3600)
+    cache.start()
+    try:
+        dnr.add("01277 000013", reason="asked by phone", actor="dpo")
+        assert not cache("+441277000013")  # the copy in memory is stale...
+        assert cache.lookup("441277000013").result(10)  # ...the query at INVITE is not
+        cache.load()
+        with services.catalogue.engine.begin() as conn:  # the database fails
+            conn.exec_driver_sql("DROP TABLE do_not_record")
+        assert cache.lookup("+44 1277 000013").result(10)  # answered from memory
+        assert not cache.lookup("+441277000014").result(10)
+        assert "do-not-record lookup failed" in caplog.text and "1277" not in caplog.text
+    finally:
+        cache.stop()

@@ -80,7 +80,7 @@ def test_withheld_caller_is_recorded_and_stored(
     call(agent, voices, '"Anonymous" <sip:anonymous@anonymous.invalid>')
     agent.wait_idle()
     [rec] = recordings(agent)
-    assert rec["state"] == "stored" and rec["caller_hash"] is None
+    assert rec["state"] == "stored" and rec["caller_hash"] is None and rec["caller_withheld"]
     assert "Traceback" not in agent.log.read_text()
 
 
