@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
-from portal.errors import BadInput, NotFound
+from portal.errors import BadInput, Forbidden, NotFound
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import PlaybackGrant, Recording
@@ -69,12 +69,14 @@ class Grants:
             raise BadInput("say why you are listening: a reason is required before playback")
         if len(reason) > MAX_REASON or not reason.isprintable():
             raise BadInput(f"the reason must be at most {MAX_REASON} printable characters")
+        if not access.allowed(user, roles.PLAY):
+            raise Forbidden(f"role {user.role} may not play recordings")
         now = self.clock()
         with self.catalogue.session() as s:
             rec = s.scalar(
                 access.scoped(select(Recording).where(Recording.id == recording_id), user)
             )
-            if rec is None or not access.can(user, roles.PLAY, rec):
+            if rec is None:
                 raise not_found(recording_id)
             if rec.state != "stored":
                 raise BadInput(f"recording {rec.id} is {rec.state}; there is no audio to play")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
-from portal.errors import BadInput
+from portal.errors import BadInput, Forbidden
 from portal.grants import not_found
 from retention_jobs.holds import holds_for
 from retention_jobs.records import destruction_view, find_record
@@ -26,12 +26,18 @@ class PortalRecordings:
         self.recordings = recordings
 
     def check_visible(self, user: Principal, recording_id: str, action: str = roles.VIEW) -> None:
+        """404 when the user cannot see it (missing or another service's); 403 when the user
+        sees it but the role may not do `action` (that tells nothing about other services)."""
+        if not access.allowed(user, roles.VIEW):
+            raise Forbidden(f"role {user.role} has no access to recordings")
         with self.catalogue.session() as s:
             rec = s.scalar(
                 access.scoped(select(Recording).where(Recording.id == recording_id), user)
             )
-            if rec is None or not access.can(user, action, rec):
+            if rec is None:
                 raise not_found(recording_id)
+            if not access.can(user, action, rec):
+                raise Forbidden(f"role {user.role} may not {action} recordings")
 
     def show(self, user: Principal, recording_id: str) -> dict[str, Any]:
         """The same object as `callvault recordings show ID --json`."""

@@ -26,5 +26,6 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
     sess = getattr(request.state, "session", None)
     values.setdefault("user", sess.user if sess else None)
     values.setdefault("csrf", sess.csrf_token if sess else "")
+    values.setdefault("error", None)
     html = _env.get_template(name).render(**values)
     return HTMLResponse(html, status_code=status)

@@ -13,10 +13,11 @@ from portal.auth import roles
 from portal.auth.principal import Principal
 from portal.context import PortalContext
 from portal.deps import Ctx, CurrentUser
-from portal.errors import BadInput, NotFound, PortalError
+from portal.errors import BadInput, Forbidden, NotFound
 from portal.grants import REASONS, Grant, not_found
 from portal.templating import render
 from storage.audit import AuditLog
+from storage.errors import CallvaultError
 
 router = APIRouter(include_in_schema=False)
 audio_router = APIRouter(include_in_schema=False)
@@ -64,9 +65,9 @@ def add_case_id(
 ) -> Response:
     try:
         ctx.portal_recordings.tag(user, recording_id, case_id, reason)
-    except NotFound:
+    except (Forbidden, NotFound):
         raise
-    except PortalError as exc:
+    except CallvaultError as exc:  # a bad case ID or a missing reason: say so on the page
         return _back_with_error(request, ctx, user, recording_id, str(exc))
     return RedirectResponse(f"/recordings/{recording_id}", status_code=303)
 

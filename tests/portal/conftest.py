@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,12 +57,15 @@ class Site:
     waste: str
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def client(self, name: str | None = None) -> httpx.Client:
+    @contextmanager
+    def client(self, name: str | None = None) -> Iterator[httpx.Client]:
         """A client logged in as `name` through the real login form (or anonymous)."""
-        c = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
-        if name is not None:
-            login(c, name, PASSWORD)
-        return c
+        with httpx.Client(base_url=self.base, follow_redirects=False, timeout=30) as c:
+            if name is not None:
+                r = login(c, name, PASSWORD)
+                if r.status_code != 303:
+                    raise AssertionError(f"login as {name}: {r.status_code} {r.text[:300]}")
+            yield c
 
 
 def login(c: httpx.Client, name: str, password: str) -> httpx.Response:
