@@ -72,6 +72,26 @@ class DoNotRecordList:
             )
         return h
 
+    def remove_legacy(self, caller_hash: str, *, actor: str, reason: str) -> str:
+        """Remove an entry hashed before E.164 (its number is unknown here), audited."""
+        if not reason.strip():
+            raise ConsentError("removing a do-not-record entry needs a --reason")
+        with self.catalogue.session() as s:
+            entry = s.get(DoNotRecordEntry, caller_hash)
+            if entry is None or entry.hash_scheme is not None:
+                raise ConsentError(
+                    f"no do-not-record entry {caller_hash[:12]}… from before E.164 "
+                    "(`callvault identity rehash` lists them)"
+                )
+            s.delete(entry)
+            self.audit.append(
+                s,
+                actor=actor,
+                action="objection.remove",
+                details={"caller_hash": caller_hash, "reason": reason, "legacy": True},
+            )
+        return caller_hash
+
     def contains(self, number: str | None) -> bool:
         """One query; a withheld caller (no telephone number) is never on the list."""
         h = self.hasher.hash_or_none(number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from storage.catalogue.models import AuditEvent, DoNotRecordEntry, Recording
 from storage.ingest import IngestRequest
 from storage.rehash import rehash_callers
 from storage.retrieval import ListFilter
+from tests.conftest import Backend
 
 
 def legacy_hash(services: Services, typed: str) -> str:
@@ -83,3 +85,33 @@ def test_rehash_moves_old_hashes_to_e164_and_reports_what_it_cannot(
     again = rehash_callers(services.catalogue, services.envelope, services.hasher, actor="op")
     assert (again.rehashed, again.resealed, again.withheld, again.unchanged) == (0, 0, 0, 3)
     assert [r["recording_id"] for r in again.not_rehashed] == [lost_key]
+
+
+def test_rehash_command_lists_legacy_objections_for_an_operator(
+    backend: Backend, services: Services, speech_call: Path
+) -> None:
+    make_legacy(services, speech_call, "c1", "01277 000013")
+    old = legacy_hash(services, "01277 000013")
+    with services.catalogue.session() as s:
+        s.add(
+            DoNotRecordEntry(
+                caller_hash=old,
+                added_at=datetime(2026, 11, 1, tzinfo=UTC),
+                added_by="dpo",
+                reason="asked by letter",
+            )
+        )
+    r = backend.cli("identity", "rehash", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["rehashed"] == 1 and doc["not_rehashed"] == []
+    assert [o["caller_hash"] for o in doc["legacy_objections"]] == [old]
+    human = backend.cli("identity", "rehash")
+    assert "0 re-hashed" in human.stdout and "cannot be re-hashed" in human.stdout
+    assert "objections add" in human.stderr
+    # The operator re-adds the caller by number, then removes the old entry.
+    backend.cli("objections", "add", "01277 000013", "--reason", "asked by letter", check=True)
+    backend.cli("identity", "remove-legacy", old, "--reason", "re-added in E.164", check=True)
+    assert json.loads(backend.cli("identity", "rehash", "--json").stdout)["legacy_objections"] == []
+    bad = backend.cli("identity", "remove-legacy", old, "--reason", "again")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
