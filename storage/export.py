@@ -142,6 +142,12 @@ def decrypt_to(
                 sink.write(chunk)
         except tink.TinkError:
             raise raise_integrity(rid) from None
+        except (StorageError, OSError):
+            raise
+        except Exception as exc:  # the store's client failed mid-stream (e.g. object deleted)
+            raise StorageError(
+                f"recording {rid}: reading the stored object failed ({type(exc).__name__})"
+            ) from None
         # Everything was read: the ciphertext and plaintext checksums must both match.
         if tap.sha256.hexdigest() != sha_cipher or plain.hexdigest() != sha_plain:
             raise raise_integrity(rid)

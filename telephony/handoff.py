@@ -50,7 +50,7 @@ class CallDir:
         return self.path / "staff.wav"
 
     def open(self, meta: dict[str, Any]) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only, as the spool
         self._fd = os.open(self.path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.save(meta)
