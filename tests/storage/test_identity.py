@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,20 @@ def test_identity_region_is_validated_like_other_settings(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"identity\.default_regoin"):
         cfg.write_text('[identity]\ndefault_regoin = "GB"\n')
         load_settings(cfg, environ={})
+
+
+def test_region_check_agrees_with_the_library_without_importing_it() -> None:
+    import phonenumbers
+
+    from storage.identity import _known_regions
+
+    assert _known_regions() == frozenset(phonenumbers.SUPPORTED_REGIONS)
+    code = (
+        "import sys; from storage.identity import check_region; check_region('GB'); "
+        "print('phonenumbers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def _ingest(services: Services, wav: Path, caller: str | None, call_id: str) -> str:
