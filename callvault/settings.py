@@ -14,13 +14,13 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from retention_jobs.errors import RetentionError
-from retention_jobs.policy import RetentionPolicy
-from retention_jobs.triggers import cron_trigger, zone
 from storage.errors import CallvaultError, StorageError
-from storage.identity import check_region
+
+if TYPE_CHECKING:
+    from retention_jobs.policy import RetentionPolicy
 
 ENV_PREFIX = "CALLVAULT_"
 CONFIG_ENV = "CALLVAULT_CONFIG"
@@ -123,6 +123,7 @@ class ScheduleSettings:
     timezone: str = "UTC"
     purge_misfire_grace_s: int = 86400
     resume_interval_s: int = 300
+    anchor_interval_s: int = 3600  # the audit chain's head copied to the object store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +251,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "retention.claim_timeout_s": (1, 7 * 86400),
     "schedule.purge_misfire_grace_s": (1, 7 * 86400),
     "schedule.resume_interval_s": (10, 86400),
+    "schedule.anchor_interval_s": (60, 7 * 86400),
 }
 
 
@@ -257,8 +259,16 @@ def load_settings(
     config_path: Path | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    *,
+    full: bool = True,
 ) -> Settings:
-    """Read the TOML file (if any), apply CALLVAULT_* overrides, validate, resolve paths."""
+    """Read the TOML file (if any), apply CALLVAULT_* overrides, validate, resolve paths.
+
+    Every key is parsed and type-checked. ``full=False`` leaves out the checks that build the
+    retention policy, the schedule triggers and the telephone region (APScheduler and
+    libphonenumber are slow to import): for a short-lived client, such as `callvault calls
+    pause`, that uses none of them.
+    """
     env = dict(os.environ if environ is None else environ)
     cwd = (cwd or Path.cwd()).resolve()
     if config_path is None and env.get(CONFIG_ENV):
@@ -289,7 +299,7 @@ def load_settings(
         for name, cls in SECTIONS.items()
     }
     settings = Settings(base_dir=base_dir, config_file=path if path.is_file() else None, **built)
-    _cross_check(settings)
+    _cross_check(settings, full=full)
     return settings
 
 
@@ -390,12 +400,14 @@ def _convert(key: str, source: str, hint: Any, value: Any, *, from_env: bool) ->
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{source} = {value!r} is not a boolean (true/false)")
     if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{source} = {value!r} is not an integer")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source} = {value!r} is not an integer") from None
+        if from_env and isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                raise ConfigError(f"{source} = {value!r} is not an integer") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source} = {value!r} is not an integer")  # 5070.9 is not 5070
     if hint in (str, Path, Secret):
         if not isinstance(value, str) or (hint is not str and not value):
             raise ConfigError(f"{source} = {value!r} is not a non-empty string")
@@ -417,6 +429,8 @@ def _toml_value(source: str, text: str, kind: type[Any]) -> Any:
 
 def retention_policy(r: RetentionSettings) -> RetentionPolicy:
     """The validated retention policy of the [retention] section."""
+    from retention_jobs.policy import RetentionPolicy
+
     return RetentionPolicy.from_config(
         policy_id=r.policy_id,
         classes=r.classes,
@@ -435,7 +449,7 @@ def _resolve_sqlite_url(url: str, base_dir: Path) -> str:
     return url
 
 
-def _cross_check(s: Settings) -> None:
+def _cross_check(s: Settings, *, full: bool) -> None:
     if not s.database.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(
             f"database.url = {s.database.url!r}: only sqlite:/// and postgresql+psycopg:// "
@@ -445,12 +459,6 @@ def _cross_check(s: Settings) -> None:
         raise ConfigError("s3.bucket must be set when store.backend = 's3'")
     if s.keys.mode == "aws-kms" and not s.keys.kms_key_id:
         raise ConfigError("keys.kms_key_id must be set when keys.mode = 'aws-kms'")
-    try:
-        retention_policy(s.retention)
-        zone(s.schedule.timezone)
-        cron_trigger(s.schedule.purge_cron, s.schedule.timezone)
-    except RetentionError as exc:
-        raise ConfigError(str(exc)) from exc
     bad = set(s.sip.transports) - {"udp", "tcp"}
     if bad or not s.sip.transports:
         raise ConfigError(
@@ -466,7 +474,22 @@ def _cross_check(s: Settings) -> None:
             raise ConfigError(f"consent.{key} = {code!r} must be DTMF digits (0-9, *, #)")
     if c.pause_code == c.resume_code:
         raise ConfigError(f"consent.pause_code and resume_code are both {c.pause_code!r}")
+    _check_notices(c.notices)
     _check_portal(s.portal)
+    if full:
+        _check_policy_schedule_region(s)
+
+
+def _check_policy_schedule_region(s: Settings) -> None:
+    from retention_jobs.triggers import cron_trigger, zone
+    from storage.identity import check_region
+
+    try:
+        retention_policy(s.retention)
+        zone(s.schedule.timezone)
+        cron_trigger(s.schedule.purge_cron, s.schedule.timezone)
+    except RetentionError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         check_region(s.identity.default_region)
     except StorageError:
@@ -474,6 +497,25 @@ def _cross_check(s: Settings) -> None:
             f"identity.default_region = {s.identity.default_region!r} is not a telephone region "
             "libphonenumber knows (an ISO 3166 code such as 'GB')"
         ) from None
+
+
+def _check_notices(entries: tuple[Mapping[str, str], ...]) -> None:
+    from consent.notices import NOTICE_KEYS, NOTICE_REQUIRED
+
+    for i, entry in enumerate(entries, start=1):
+        where = f"consent.notices[{i}]"
+        unknown = sorted(set(entry) - set(NOTICE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"unknown key {where}.{unknown[0]}; allowed in [[consent.notices]]: "
+                + ", ".join(sorted(NOTICE_KEYS))
+            )
+        missing = [k for k in NOTICE_REQUIRED if k not in entry]
+        if missing:
+            raise ConfigError(
+                f"{where} lacks {', '.join(missing)}; required in [[consent.notices]]: "
+                + ", ".join(NOTICE_REQUIRED)
+            )
 
 
 def _check_portal(p: PortalSettings) -> None:

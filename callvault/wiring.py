@@ -1,41 +1,42 @@
-"""Builds the storage services from Settings. The only place that knows which adapter is used."""
+"""Builds the storage services from Settings. The only place that knows which adapter is used.
+
+Every service is made on first use, and each module is imported only then: a command that
+reads the catalogue does not import boto3 or Tink, and one that talks to the running agent
+imports neither SQLAlchemy nor Alembic.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callvault.settings import Settings, retention_policy
-from retention_jobs.assign import assign_at_ingest
-from retention_jobs.holds import Holds
-from retention_jobs.policy import RetentionPolicy
-from retention_jobs.purge import Purger, StepHook
-from storage.audio import AudioTools
-from storage.audit import AUDIT_KEY_FILE, AuditLog, create_audit_key, load_audit_key
-from storage.catalogue.db import Catalogue
-from storage.clock import utcnow
-from storage.crypto import Envelope
-from storage.fsutil import private_dir
-from storage.identity import CallerHasher
-from storage.ingest import IngestPipeline
-from storage.keys.aws_kms import AwsKmsKeyWrapper
-from storage.keys.base import KeyWrapper
-from storage.keys.hpke import HpkeKeyWrapper
-from storage.keys.keydir import KeyDirectory
-from storage.keys.local import LocalKeyWrapper
-from storage.objects.base import ObjectStore
-from storage.objects.filesystem import FilesystemStore
-from storage.objects.s3 import S3Options, S3Store
-from storage.retrieval import Recordings
-from storage.spool import Spool
+
+if TYPE_CHECKING:
+    from retention_jobs.holds import Holds
+    from retention_jobs.policy import RetentionPolicy
+    from retention_jobs.purge import Purger, StepHook
+    from storage.audio import AudioTools
+    from storage.catalogue.db import Catalogue
+    from storage.crypto import Envelope
+    from storage.identity import CallerHasher
+    from storage.ingest import IngestPipeline
+    from storage.keys.base import KeyWrapper
+    from storage.objects.base import ObjectStore
+    from storage.retrieval import Recordings
+    from storage.spool import Spool
 
 
 def make_store(settings: Settings) -> ObjectStore:
     if settings.store.backend == "filesystem":
+        from storage.objects.filesystem import FilesystemStore
+
         return FilesystemStore(settings.store.path)
+    from storage.objects.s3 import S3Options, S3Store
+
     s3 = settings.s3
     return S3Store(
         S3Options(
@@ -56,12 +57,18 @@ def make_store(settings: Settings) -> ObjectStore:
 
 def make_wrappers(settings: Settings, kms_client: Any | None = None) -> dict[str, KeyWrapper]:
     """Every wrapper this node can use, by mode; the configured mode's is the active one."""
+    from storage.keys.hpke import HpkeKeyWrapper
+    from storage.keys.keydir import KeyDirectory
+    from storage.keys.local import LocalKeyWrapper
+
     k = settings.keys
     wrappers: dict[str, KeyWrapper] = {
         "local": LocalKeyWrapper(KeyDirectory(k.dir / "local")),
         "hpke": HpkeKeyWrapper(KeyDirectory(k.dir / "hpke")),
     }
     if k.kms_key_id:
+        from storage.keys.aws_kms import AwsKmsKeyWrapper
+
         wrappers["aws-kms"] = AwsKmsKeyWrapper(
             k.kms_key_id, region=k.kms_region, endpoint_url=k.kms_endpoint_url, client=kms_client
         )
@@ -69,11 +76,15 @@ def make_wrappers(settings: Settings, kms_client: Any | None = None) -> dict[str
 
 
 def make_envelope(settings: Settings, kms_client: Any | None = None) -> Envelope:
+    from storage.crypto import Envelope
+
     wrappers = make_wrappers(settings, kms_client)
     return Envelope(wrappers[settings.keys.mode], wrappers)
 
 
 def audit_key_path(settings: Settings) -> Path:
+    from storage.audit import AUDIT_KEY_FILE
+
     return settings.keys.dir / AUDIT_KEY_FILE
 
 
@@ -81,43 +92,60 @@ def caller_hash_path(settings: Settings) -> Path:
     return settings.keys.dir / "caller-hash.key"
 
 
-@dataclass
 class Services:
-    """The wired storage services; `close()` releases what was opened here."""
+    """The wired storage services, each made on first use; `close()` releases what was made."""
 
-    settings: Settings
-    catalogue: Catalogue
-    store: ObjectStore
-    envelope: Envelope
-    audio: AudioTools
-    spool: Spool
-    _hasher: CallerHasher | None = field(default=None, repr=False)
+    def __init__(self, settings: Settings, *, kms_client: Any | None = None) -> None:
+        self.settings = settings
+        self._kms_client = kms_client
 
     @classmethod
     def build(cls, settings: Settings, *, kms_client: Any | None = None) -> Services:
-        a = settings.audio
-        return cls(
-            settings=settings,
-            catalogue=Catalogue(
-                settings.database.url,
-                echo=settings.database.echo,
-                audit_key=load_audit_key(audit_key_path(settings)),
-            ),
-            store=make_store(settings),
-            envelope=make_envelope(settings, kms_client),
-            audio=AudioTools(a.ffmpeg, a.ffprobe, a.opus_bitrate_kbps, a.opus_complexity),
-            spool=Spool(settings.spool.dir),
+        return cls(settings, kms_client=kms_client)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        from storage.audit import load_audit_key
+        from storage.catalogue.db import Catalogue
+
+        d = self.settings.database
+        return Catalogue(
+            d.url, echo=d.echo, audit_key=load_audit_key(audit_key_path(self.settings))
         )
 
-    @property
+    @cached_property
+    def store(self) -> ObjectStore:
+        return make_store(self.settings)
+
+    @cached_property
+    def envelope(self) -> Envelope:
+        return make_envelope(self.settings, self._kms_client)
+
+    @cached_property
+    def audio(self) -> AudioTools:
+        from storage.audio import AudioTools
+
+        a = self.settings.audio
+        return AudioTools(a.ffmpeg, a.ffprobe, a.opus_bitrate_kbps, a.opus_complexity)
+
+    @cached_property
+    def spool(self) -> Spool:
+        from storage.spool import Spool
+
+        return Spool(self.settings.spool.dir)
+
+    @cached_property
     def hasher(self) -> CallerHasher:
-        if self._hasher is None:
-            self._hasher = CallerHasher.from_file(
-                caller_hash_path(self.settings), self.settings.identity.default_region
-            )
-        return self._hasher
+        from storage.identity import CallerHasher
+
+        return CallerHasher.from_file(
+            caller_hash_path(self.settings), self.settings.identity.default_region
+        )
 
     def pipeline(self, on_step: Callable[..., None] | None = None) -> IngestPipeline:
+        from retention_jobs.assign import assign_at_ingest
+        from storage.ingest import IngestPipeline
+
         return IngestPipeline(
             catalogue=self.catalogue,
             store=self.store,
@@ -136,6 +164,9 @@ class Services:
     def purger(
         self, *, on_step: StepHook | None = None, clock: Callable[[], datetime] | None = None
     ) -> Purger:
+        from retention_jobs.purge import Purger
+        from storage.audit import AuditLog
+
         r = self.settings.retention
         extra: dict[str, Any] = {"clock": clock} if clock else {}
         return Purger(
@@ -150,10 +181,16 @@ class Services:
         )
 
     def holds(self, clock: Callable[[], datetime] | None = None) -> Holds:
+        from retention_jobs.holds import Holds
+        from storage.audit import AuditLog
+        from storage.clock import utcnow
+
         audit = AuditLog(clock) if clock else AuditLog()
         return Holds(self.catalogue, audit, clock or utcnow)
 
     def recordings(self) -> Recordings:
+        from storage.retrieval import Recordings
+
         return Recordings(
             catalogue=self.catalogue,
             store=self.store,
@@ -164,6 +201,10 @@ class Services:
 
     def init(self) -> list[str]:
         """Create what is missing (keys, spool, store, schema); idempotent. Returns what it did."""
+        from storage.audit import AuditLog, create_audit_key, load_audit_key
+        from storage.fsutil import private_dir
+        from storage.identity import CallerHasher
+
         done: list[str] = []
         s = self.settings
         private_dir(s.keys.dir)
@@ -196,5 +237,8 @@ class Services:
         return done
 
     def close(self) -> None:
-        self.store.close()
-        self.catalogue.close()
+        made = vars(self)
+        if "store" in made:
+            self.store.close()
+        if "catalogue" in made:
+            self.catalogue.close()

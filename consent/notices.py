@@ -11,6 +11,9 @@ from consent.errors import ConsentError
 
 DEFAULT_NOTICE = Path(__file__).parent / "assets" / "notice-customer-service-en-GB.wav"
 DEFAULT_APOLOGY = Path(__file__).parent / "assets" / "apology-en-GB.wav"
+# The keys of a [[consent.notices]] entry (the settings loader checks them too).
+NOTICE_REQUIRED = ("id", "version", "language", "file")
+NOTICE_KEYS = (*NOTICE_REQUIRED, "dialled", "service")
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,10 @@ class NoticeCatalogue:
     def from_config(cls, entries: Iterable[Mapping[str, str]], base_dir: Path) -> NoticeCatalogue:
         notices = []
         for i, e in enumerate(entries, start=1):
-            missing = {"id", "version", "language", "file"} - set(e)
+            missing = set(NOTICE_REQUIRED) - set(e)
             if missing:
                 raise ConsentError(f"notices[{i}] lacks {', '.join(sorted(missing))}")
-            unknown = set(e) - {"id", "version", "language", "file", "dialled", "service"}
+            unknown = set(e) - set(NOTICE_KEYS)
             if unknown:
                 raise ConsentError(f"notices[{i}] has unknown keys {', '.join(sorted(unknown))}")
             path = Path(e["file"]) if Path(e["file"]).is_absolute() else base_dir / e["file"]

@@ -14,8 +14,8 @@ from callvault.cli.output import one_line
 from callvault.cli.registry import Context, Handler, Parser, Registrar, UsageError
 from storage.errors import CallvaultError
 
-# The command groups, in `--help` order: one module of callvault.cli each, with register().
-# A new group is a new module and one line here.
+# The commands, in `--help` order: each is the module of callvault.cli of the same name, with
+# register(cli). A new command (group) is a new module and one line here.
 GROUPS = (
     "init",
     "ingest",
@@ -24,7 +24,7 @@ GROUPS = (
     "keys",
     "demo",
     "retention",
-    "holds",
+    "hold",
     "serve",
     "portal",
     "agent",
@@ -39,18 +39,35 @@ log = logging.getLogger("callvault")
 _NOISY = ("botocore", "boto3", "s3transfer", "urllib3", "alembic")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; when ``argv`` names a command, of that one alone (so
+    `callvault calls pause …` does not import and build the other forty-odd parsers)."""
     p = Parser(prog="callvault", description=__doc__)
     p.add_argument("--config", type=Path, help="configuration file (default ./callvault.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     cli = Registrar(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    for name in GROUPS:
+    wanted = _command_in(argv)
+    for name in (wanted,) if wanted in GROUPS else GROUPS:
         importlib.import_module(f"callvault.cli.{name}").register(cli)
     return p
 
 
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The command word of ``argv`` (after the global options), or None."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    while args:
+        word = args.pop(0)
+        if word == "--config":
+            args = args[1:]
+        elif word in ("-v", "--verbose") or word.startswith("--config="):
+            continue
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,

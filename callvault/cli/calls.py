@@ -22,7 +22,7 @@ COLUMNS = (
 
 
 def _client(ctx: Context) -> Any:
-    from telephony.control import ControlClient
+    from telephony.control_client import ControlClient
 
     return ControlClient(ctx.client_settings().sip.control_token_file)
 

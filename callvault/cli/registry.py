@@ -55,9 +55,13 @@ class Context:
 
     def client_settings(self) -> Settings:
         """Settings for a client of a running agent: every key parsed and type-checked, but
-        the retention policy and schedule are not built (a client uses neither, and building
-        them imports APScheduler)."""
-        return self.settings
+        the retention policy, schedule and telephone region are not built (a client uses none
+        of them, and building them imports APScheduler and libphonenumber)."""
+        if self._settings is not None:
+            return self._settings
+        from callvault.settings import load_settings
+
+        return load_settings(self.config, full=False)
 
     def services(self, *, migrated: bool = True) -> Services:
         """The wired services (each adapter built on first use); ``migrated`` first checks

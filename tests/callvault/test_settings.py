@@ -69,6 +69,29 @@ def test_environment_overrides_the_file_and_secrets_are_masked(tmp_path: Path) -
         ("", {"CALLVAULT_S3_BUCKIT": "x"}, "unknown environment variable CALLVAULT_S3_BUCKIT"),
         ("", {"CALLVAULT_KEYS_MODE": "aws-kms"}, "keys.kms_key_id must be set"),
         ("", {"CALLVAULT_DATABASE_URL": "mysql://x"}, "only sqlite:/// and postgresql"),
+        # A float is not silently cut to an integer, from the file or the environment.
+        ("[sip]\nport = 5070.9\n", {}, "sip.port = 5070.9 is not an integer"),
+        ("[sip]\nport = 5070.0\n", {}, "sip.port = 5070.0 is not an integer"),
+        ('[sip]\nport = "5070"\n', {}, "sip.port = '5070' is not an integer"),
+        ("", {"CALLVAULT_SIP_PORT": "5070.9"}, "CALLVAULT_SIP_PORT = '5070.9' is not an integer"),
+        # A typo inside a [[consent.notices]] entry fails here, naming the entry and the key.
+        (
+            '[[consent.notices]]\nid = "a"\nversion = "1"\nlanguage = "en-GB"\nfile = "a.wav"\n'
+            '[[consent.notices]]\nid = "b"\nversion = "1"\nlangauge = "en-GB"\nfile = "b.wav"\n',
+            {},
+            "unknown key consent.notices[2].langauge; allowed in [[consent.notices]]: dialled, "
+            "file, id, language, service, version",
+        ),
+        (
+            '[[consent.notices]]\nid = "a"\nversion = "1"\nfile = "a.wav"\n',
+            {},
+            "consent.notices[1] lacks language",
+        ),
+        (
+            "[[consent.notices]]\nid = 7\n",
+            {},
+            "consent.notices[1].id = 7 is not a non-empty string",
+        ),
     ],
 )
 def test_bad_configuration_names_key_and_value(
@@ -84,3 +107,14 @@ def test_bad_configuration_names_key_and_value(
 def test_missing_explicit_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_a_client_load_checks_every_key_but_builds_no_schedule(tmp_path: Path) -> None:
+    cfg = tmp_path / "callvault.toml"
+    cfg.write_text('[schedule]\npurge_cron = "not a cron"\n[sip]\ncontrol_port = 6001\n')
+    with pytest.raises(ConfigError, match=r"schedule\.purge_cron"):
+        load_settings(cfg, environ={})
+    assert load_settings(cfg, environ={}, full=False).sip.control_port == 6001
+    cfg.write_text("[sip]\nport = 5070.9\n")
+    with pytest.raises(ConfigError, match=r"sip\.port = 5070\.9 is not an integer"):
+        load_settings(cfg, environ={}, full=False)
