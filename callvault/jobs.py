@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 PURGE_JOB = "retention-purge"
 RESUME_JOB = "spool-resume"
+ANCHOR_JOB = "audit-anchor"
 RENAMED = {
     "callvault.cli_retention:scheduled_purge": f"{__name__}:scheduled_purge",
     "callvault.cli_retention:scheduled_resume": f"{__name__}:scheduled_resume",
@@ -69,7 +70,8 @@ serving = _Serving()
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
-    """The jobs `serve` schedules: the spool resume (per node) and the purge (shared)."""
+    """The jobs `serve` schedules: the spool resume (per node), the audit anchor and the
+    purge (shared)."""
     from retention_jobs.scheduler import CATALOGUE_STORE, LOCAL_STORE, JobSpec
     from retention_jobs.triggers import cron_trigger, interval_trigger
 
@@ -86,6 +88,16 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             run_at_start=True,
         )
     ]
+    specs.append(  # shared: whichever node runs it anchors the one chain
+        JobSpec(
+            ANCHOR_JOB,
+            f"{__name__}:scheduled_anchor",
+            (cfg,),
+            interval_trigger(sch.anchor_interval_s, sch.timezone),
+            CATALOGUE_STORE,
+            misfire_grace_s=sch.anchor_interval_s,
+        )
+    )
     if sch.purge_enabled:
         specs.append(
             JobSpec(
@@ -136,3 +148,15 @@ def scheduled_resume(config_path: str | None = None) -> str:
     finally:
         svc.close()
     return "spool resume: " + ("; ".join(lines) if lines else "empty")
+
+
+def scheduled_anchor(config_path: str | None = None) -> str:
+    """Copy the audit chain's head to the object store (APScheduler job)."""
+    from storage.anchors import write_anchor
+
+    svc = _job_services(config_path)
+    try:
+        a = write_anchor(svc.catalogue, svc.store)
+    finally:
+        svc.close()
+    return f"audit anchor: row {a.seq} as {a.key}"

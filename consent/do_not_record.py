@@ -17,6 +17,7 @@ from storage.catalogue.db import Catalogue
 from storage.catalogue.models import DoNotRecordEntry
 from storage.clock import utcnow
 from storage.errors import CallvaultError
+from storage.fields import FieldError, check_reason
 from storage.identity import CallerHasher
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ class DoNotRecordList:
         self.audit = audit or AuditLog(clock)
 
     def add(self, number: str, *, reason: str, actor: str) -> dict[str, Any]:
-        if not reason.strip():
-            raise ConsentError("adding a caller to the do-not-record list needs a --reason")
+        try:
+            reason = check_reason(reason, "objection reason (--reason)")
+        except FieldError as exc:  # whitespace or invisible characters only, or too long
+            raise ConsentError(f"adding a caller to the do-not-record list: {exc}") from None
         h = self.hasher.hash(number)
         with self.catalogue.session() as s:
             if s.get(DoNotRecordEntry, h) is not None:

@@ -138,9 +138,19 @@ class IngestPipeline:
         One bad job never stops the others: what cannot be stored is sealed into the
         quarantine (or the rejected area) with its reason and an alarm, and the rest go on.
         """
-        for rid in self.quarantine.seal_legacy():
-            log.warning("sealed %s, left in clear by an older version", rid)
-        return [self.process(job_id) for job_id in self.spool.pending()]
+        try:
+            for rid in self.quarantine.seal_legacy():
+                log.warning("sealed %s, left in clear by an older version", rid)
+        except Exception as exc:  # never a reason not to store the jobs that can be
+            log.error("ALARM could not seal the entries an older version left in clear: %s", exc)
+        results = []
+        for job_id in self.spool.pending():
+            try:
+                results.append(self.process(job_id))
+            except Exception as exc:  # e.g. the job left the spool meanwhile (another node)
+                log.error("ALARM job %s: %s: %s", job_id, type(exc).__name__, exc)
+                results.append(IngestResult(job_id, "failed", f"{type(exc).__name__}: {exc}"))
+        return results
 
     def process(self, recording_id: str) -> IngestResult:
         with self.spool.lock(recording_id) as mine:

@@ -264,6 +264,7 @@ def test_schedule_command_shows_next_runs(backend: Backend, served: Services, mi
     out = backend.cli("retention", "schedule", check=True).stdout
     assert "retention-purge: cron[" in out and f"hour='*', minute='{minute}'" in out
     assert "spool-resume: interval[0:05:00], each serve process" in out
+    assert "audit-anchor: interval[1:00:00]" in out  # issue 8: the chain's head, hourly
     rows = json.loads(backend.cli("retention", "schedule", "--json", check=True).stdout)
     purge = next(r for r in rows if r["id"] == "retention-purge")
     times = [datetime.fromisoformat(t) for t in purge["next_runs"]]

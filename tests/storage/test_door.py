@@ -158,4 +158,29 @@ def test_whitespace_or_invisible_reasons_are_refused(
         assert r.returncode == 1 and "reason" in one_clear_line(r.stderr)
         r = backend.cli("hold", "add", "--reference", "H-1", "--reason", reason, "--recording", rid)
         assert r.returncode in (1, 2) and "reason" in one_clear_line(r.stderr)
+        r = backend.cli("objections", "add", "+441277000013", "--reason", reason)
+        assert r.returncode == 1 and "reason" in one_clear_line(r.stderr)
+        r = backend.cli("recordings", "tag", rid, "--case-id", reason)
+        assert r.returncode == 1 and "case id" in one_clear_line(r.stderr)
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_startup_recovery_of_agent_and_serve_never_stops_on_a_bad_job(
+    backend: Backend, services: Services, speech_call: Path
+) -> None:
+    """`callvault agent` and `serve` run this at start-up: a bad job must not stop them."""
+    from callvault.agent_runner import recover_spool
+    from callvault.jobs import scheduled_resume
+
+    job = services.pipeline().submit(speech_call, IngestRequest("stuck"), actor="t")
+    job.manifest["request"]["service"] = "s" * 500
+    job.save()
+    broken = call_dir(services.spool.calls_dir, "55555555-5555-4555-8555-555555555555", 2.0)
+    (broken / "staff.wav").write_bytes(b"not a wav at all")
+    good = services.pipeline().submit(speech_call, IngestRequest("fine"), actor="t")
+    lines = recover_spool(services)
+    text = "\n".join(lines)
+    assert f"resumed job {good.id}: stored" in text
+    assert f"resumed job {job.id}: quarantined" in text and "failed: " in text
+    assert services.spool.pending() == [] and not broken.exists()
+    assert scheduled_resume(str(backend.config)) == "spool resume: empty"
