@@ -12,6 +12,7 @@ from portal import problems
 from portal.context import PortalContext
 from portal.deps import any_user, current_user
 from portal.routes import api, audit_pages, auth_pages, health, recording_pages, search_pages
+from portal.routes import quality as quality_pages
 from portal.security import SecurityHeaders
 
 log = logging.getLogger("callvault.portal")
@@ -37,6 +38,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
     for r in (search_pages.router, recording_pages.router, recording_pages.audio_router):
         app.include_router(r, dependencies=authed)
     app.include_router(audit_pages.router, dependencies=authed)
+    app.include_router(quality_pages.router, dependencies=authed)
     app.include_router(api.router, dependencies=authed)
     problems.install(app)
     app.add_middleware(SecurityHeaders)

@@ -74,8 +74,10 @@ class Evaluations:
         evaluator: str,
         kind: str = "evaluation",
         now: datetime | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
-        """Check, score and store one evaluation, and audit it (``evaluation.submit``)."""
+        """Check, score and store one evaluation, and audit it (``evaluation.submit``) under
+        ``actor`` (default: the evaluator; the portal says ``portal:NAME``)."""
         fields.ACTOR.check(evaluator, label="evaluator")
         if kind not in KINDS:
             raise QualityError(f"evaluation kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -112,7 +114,7 @@ class Evaluations:
             # Ids only: the score and the comments are about a person, and the log outlives them.
             self._audit.append(
                 s,
-                actor=evaluator,
+                actor=actor or evaluator,
                 action="evaluation.submit",
                 recording_id=rec.id,
                 details={

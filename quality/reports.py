@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
@@ -93,8 +93,10 @@ def report(
     since: datetime,
     until: datetime,
     tz: tzinfo = UTC,
+    services: Collection[str] | None = None,
 ) -> list[ReportRow]:
-    """Evaluations of calls started in [since, until), grouped ``by`` staff or service."""
+    """Evaluations of calls started in [since, until), grouped ``by`` staff or service;
+    ``services`` limits them to calls of those services (None: every service)."""
     if by not in GROUPS:
         raise QualityError(f"report by {by!r}; expected one of {', '.join(GROUPS)}")
     if period not in PERIODS:
@@ -111,6 +113,8 @@ def report(
         QaEvaluation.call_started_at >= since,
         QaEvaluation.call_started_at < until,
     )
+    if services is not None:
+        stmt = stmt.where(QaEvaluation.service.in_(sorted(services)))
     with catalogue.session() as s:
         points = [Point(g, at, sc, f is not None) for g, at, sc, f in s.execute(stmt)]
     return buckets(points, period, tz)

@@ -24,10 +24,12 @@ CONSENT_ONLY = "consent-only"  # consent records that have no audio
 AUDIT = "audit"  # the audit viewer
 MANAGE_USERS = "manage-users"
 HOOKS = "hooks"  # the platform hooks
+EVALUATE = "evaluate"  # submit QA evaluations of a recording and see them (quality/)
+QA_REPORTS = "qa-reports"  # QA score reports, limited to the user's services
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    SUPERVISOR: frozenset({SEARCH, VIEW, PLAY, TAG}),
-    QA: frozenset({SEARCH, VIEW, PLAY}),
+    SUPERVISOR: frozenset({SEARCH, VIEW, PLAY, TAG, EVALUATE, QA_REPORTS}),
+    QA: frozenset({SEARCH, VIEW, PLAY, EVALUATE, QA_REPORTS}),
     DPO: frozenset({SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}),
     AUDITOR: frozenset({AUDIT}),
     ADMIN: frozenset({MANAGE_USERS}),

@@ -209,5 +209,16 @@ def test_reports_by_staff_and_service_across_a_month_end(
         ("housing", date(2026, 1, 26), 1, round(low, 2)),
         ("waste", date(2026, 1, 26), 2, round((100 + mid) / 2, 2)),
     ]
+    # a supervisor of one service sees only evaluations of that service's calls
+    scoped = report(
+        services.catalogue, by="staff", period="month", since=since, until=until, services={"waste"}
+    )
+    assert [(r.group, r.evaluations) for r in scoped] == [("alice", 1), ("bob", 1)]
+    assert (
+        report(
+            services.catalogue, by="staff", period="month", since=since, until=until, services=set()
+        )
+        == []
+    )
     with pytest.raises(QualityError, match="is not before until"):
         report(services.catalogue, by="staff", period="week", since=until, until=since)
