@@ -115,3 +115,29 @@ def test_rehash_command_lists_legacy_objections_for_an_operator(
     assert json.loads(backend.cli("identity", "rehash", "--json").stdout)["legacy_objections"] == []
     bad = backend.cli("identity", "remove-legacy", old, "--reason", "again")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+
+
+def test_migration_0004_keeps_old_entries_as_legacy(tmp_path: Path) -> None:
+    from alembic import command
+
+    from storage.catalogue.db import Catalogue
+    from storage.rehash import legacy_objections
+
+    cat = Catalogue(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        command.upgrade(cat._alembic_config(), "0003")
+        with cat.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO do_not_record (caller_hash, added_at, added_by, reason) "
+                "VALUES ('ab' || hex(randomblob(31)), '2026-11-01 00:00:00', 'dpo', 'old')"
+            )
+        cat.migrate()
+        [old] = legacy_objections(cat)
+        assert old["reason"] == "old" and len(old["caller_hash"]) == 64
+        with cat.engine.connect() as conn:
+            cols = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(recordings)")]
+        assert "caller_withheld" in cols
+        command.downgrade(cat._alembic_config(), "0003")
+        command.upgrade(cat._alembic_config(), "head")
+    finally:
+        cat.close()
