@@ -56,11 +56,14 @@ class SecurityHeaders:
 
 
 def _same_origin(scope: Scope) -> bool:
-    """Refuse a state-changing request that a browser says came from another site."""
+    """Refuse a state-changing request that a browser says came from another site.
+
+    Sec-Fetch-Site decides when sent: under `Referrer-Policy: no-referrer` browsers send
+    `Origin: null` even for same-origin form posts, so Origin is only the fallback."""
     h = Headers(scope=scope)
     site = h.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = h.get("origin")
     if origin is None:
         return True  # not a browser (or an old one): the CSRF token still applies

@@ -168,8 +168,14 @@ def site(
     speech_call: Path,
 ) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp(f"portal-{request.param}")
+    call = long_speech
     if request.param == "sqlite-fs":
         config = write_config(tmp)
+    elif request.param == "sqlite-wav":
+        # Stored as WAV and ~2 minutes long (~4 MB): big enough that Chromium seeks by a new
+        # Range request instead of waiting for its download to get there.
+        config = write_config(tmp, '[audio]\nformat = "wav"\n')
+        call = long_call(long_speech, tmp / "longer.wav", 2)
     else:
         pg: PostgresServer = request.getfixturevalue("pg_server")
         s3: S3Server = request.getfixturevalue("s3_server")
@@ -179,7 +185,7 @@ def site(
     svc = Services.build(load_settings(config, environ={}))
     try:
         svc.init()
-        housing, waste = _populate(svc, long_speech, speech_call)
+        housing, waste = _populate(svc, call, speech_call)
         tokens = {
             n: Users(svc.catalogue).issue_token(n, label="tests", actor="tester") for n in PEOPLE
         }
