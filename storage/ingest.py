@@ -9,7 +9,6 @@ recording ID, so a repeated upload overwrites the same object).
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import uuid
@@ -19,20 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from storage import fields
 from storage.audio import FORMATS, AudioTools, fix_streamed_wav
-from storage.audit import AuditLog, canonical_json
+from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import (
-    CaseRef,
-    ConsentRecordRow,
     Recording,
-    RecordingCaseRef,
-    RecordingKey,
 )
 from storage.clock import utcnow
+from storage.commit import commit_job, link_case
 from storage.crypto import Envelope
 from storage.errors import (
     KeyUnavailableError,
@@ -320,93 +314,5 @@ class IngestPipeline:
             return s.get(Recording, recording_id) is not None
 
     def _commit(self, job: Job) -> None:
-        m, now = job.manifest, self.clock()
-        req, audio, enc = m["request"], m["audio"], m["encrypted"]
-        started = datetime.fromisoformat(audio["started_at"])
         with self.catalogue.session() as s:
-            if s.get(Recording, job.id) is not None:
-                return
-            rec = Recording(
-                id=job.id,
-                call_id=req["call_id"],
-                state="stored",
-                complete=req["complete"],
-                started_at=started,
-                ended_at=started + timedelta(seconds=audio["duration_s"]),
-                ingested_at=now,
-                duration_s=audio["duration_s"],
-                channels=audio["channels"],
-                sample_rate=audio["sample_rate"],
-                service=req["service"],
-                agent=req["agent"],
-                caller_hash=enc["caller_hash"],
-                caller_withheld=enc.get("caller_withheld", False),
-                caller_ciphertext=base64.b64decode(enc["caller_sealed"])
-                if enc["caller_sealed"]
-                else None,
-                format=m["transcoded"]["format"],
-                plaintext_bytes=enc["plaintext_bytes"],
-                stored_bytes=enc["ciphertext_bytes"],
-                sha256_plaintext=enc["sha256_plaintext"],
-                sha256_ciphertext=enc["sha256_ciphertext"],
-                object_key=m["uploaded"]["object_key"],
-                invalid_fields=json.dumps(req["invalid_fields"])
-                if req.get("invalid_fields")
-                else None,
-            )
-            rec.key = RecordingKey(
-                kek_id=enc["kek_id"],
-                wrapped_keyset=base64.b64decode(enc["wrapped_keyset"]),
-                created_at=now,
-            )
-            s.add(rec)
-            s.flush()  # the recording row first: consent and case links refer to it
-            for ref in dict.fromkeys(req["case_ids"]):
-                link_case(s, rec, ref, source=req["case_source"], actor=m["actor"], now=now)
-            if req["consent"] is not None:
-                s.add(
-                    ConsentRecordRow(
-                        call_id=req["call_id"],
-                        recording_id=job.id,
-                        received_at=now,
-                        document=canonical_json(req["consent"]),
-                    )
-                )
-            s.flush()
-            if self._on_committed:
-                self._on_committed(s, rec)
-            self.audit.append(
-                s,
-                actor=m["actor"],
-                action="recording.ingest",
-                recording_id=job.id,
-                # No call ID or case references here: the audit log outlives the recording
-                # and must not keep identifiers that point back at the caller.
-                details={
-                    "object_key": rec.object_key,
-                    "format": rec.format,
-                    "duration_s": rec.duration_s,
-                    "sha256_ciphertext": rec.sha256_ciphertext,
-                    "kek_id": enc["kek_id"],
-                    "case_refs": len(dict.fromkeys(req["case_ids"])),
-                    "complete": rec.complete,
-                    "invalid_fields": req.get("invalid_fields") or [],
-                },
-            )
-
-
-def link_case(
-    session: Any, rec: Recording, reference: str, *, source: str, actor: str, now: datetime
-) -> bool:
-    """Attach a case reference (created on first use); False when it was already attached."""
-    ref = session.scalar(select(CaseRef).where(CaseRef.reference == reference))
-    if ref is None:
-        ref = CaseRef(reference=reference, created_at=now)
-        session.add(ref)
-        session.flush()
-    elif any(link.case_ref_id == ref.id for link in rec.case_links):
-        return False
-    rec.case_links.append(
-        RecordingCaseRef(case_ref=ref, source=source, added_at=now, added_by=actor)
-    )
-    return True
+            commit_job(s, job, now=self.clock(), audit=self.audit, on_committed=self._on_committed)

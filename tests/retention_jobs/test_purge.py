@@ -112,7 +112,7 @@ def test_export_of_a_destroyed_recording_says_when_and_why(
     backend: Backend, rsvc: Services, tmp_path: Path
 ) -> None:
     (m,) = make_recordings(rsvc, 1, tmp=tmp_path)
-    out = tmp_path / "ok.wav"
+    out = tmp_path / "ok.opus"  # the fixture's audio is not real Opus: no conversion
     backend.cli("recordings", "export", m.id, "--out", str(out), "--reason", "t", check=True)
     report = rsvc.purger().run(now=T0 + 91 * DAY, actor="t")
     r = backend.cli("recordings", "export", m.id, "--out", str(tmp_path / "x.wav"), "--reason", "t")
