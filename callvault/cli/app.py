@@ -79,8 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler: Handler = args.handler
         return handler(args, ctx)
-    except UsageError as exc:
-        return _error(f"{args.command}: {exc}", 2)
+    except UsageError as exc:  # like argparse's own: `callvault ingest: error: … (see …)`
+        prog = " ".join(["callvault", args.command, *([args.action] if "action" in args else [])])
+        print(f"{prog}: error: {one_line(str(exc))} (see `{prog} --help`)", file=sys.stderr)
+        return 2
     except CallvaultError as exc:
         from callvault.settings import ConfigError
 

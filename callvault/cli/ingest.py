@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 from callvault.cli.common import actor, parse_time
 from callvault.cli.output import emit, fields
-from callvault.cli.registry import Context, Registrar
-from storage.errors import StorageError
+from callvault.cli.registry import Context, Registrar, UsageError
 
 if TYPE_CHECKING:
     from storage.ingest import IngestResult
@@ -31,14 +30,14 @@ def print_results(results: list[IngestResult]) -> int:
 def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
     if args.resume:
         if args.files:
-            raise StorageError("give either FILE… or --resume, not both")
+            raise UsageError("give either FILE… or --resume, not both")
         return _resume(ctx)
     if not args.files:
-        raise StorageError("nothing to ingest: give FILE… (with --call-id) or --resume")
+        raise UsageError("nothing to ingest: give FILE… (with --call-id) or --resume")
     if not args.call_id:
-        raise StorageError("--call-id is required when ingesting a file")
+        raise UsageError("--call-id is required when ingesting a file")
     if len(args.files) > 1:
-        raise StorageError("one FILE per --call-id; run ingest once per call")
+        raise UsageError("one FILE per --call-id; run ingest once per call")
     from storage.ingest import IngestRequest, load_consent_file
 
     svc = ctx.services()

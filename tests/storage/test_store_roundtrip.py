@@ -243,7 +243,8 @@ def test_ingest_refuses_bad_metadata_and_keeps_input(
     r = backend.cli("ingest", str(tmp_path / "absent.wav"), "--call-id", "c")
     assert r.returncode == 1 and "absent.wav: no such file" in r.stderr
     r = backend.cli("ingest", str(speech_call))
-    assert r.returncode == 1 and "--call-id is required" in r.stderr
+    assert r.returncode == 2 and "--call-id is required" in r.stderr  # a usage error
+    assert len(r.stderr.strip().splitlines()) == 1
     assert speech_call.exists()
     with services.catalogue.session() as s:
         assert s.scalars(select(Recording)).all() == []
