@@ -28,6 +28,7 @@ from storage.catalogue.models import (
     Recording,
     RecordingCaseRef,
 )
+from storage.fields import FieldError, check_reason
 
 MAX_REFERENCE = 120
 
@@ -101,6 +102,14 @@ def hold_view(hold: LegalHold, covered: Sequence[str] = ()) -> dict[str, Any]:
     }
 
 
+def _reason(value: str, what: str = "reason") -> str:
+    """The one rule for reasons (storage/fields.py): visible text, no control characters."""
+    try:
+        return check_reason(value, f"hold {what}")
+    except FieldError as exc:
+        raise HoldError(str(exc)) from None
+
+
 def _text(value: str, what: str, limit: int | None) -> str:
     value = value.strip()
     if not value or not value.isprintable() or (limit and len(value) > limit):
@@ -130,7 +139,7 @@ class Holds:
     ) -> dict[str, Any]:
         """Create an active hold; refuses recordings already destroyed or being destroyed."""
         reference = _text(reference, "reference", MAX_REFERENCE)
-        reason = _text(reason, "reason", None)
+        reason = _reason(reason)
         if not recordings and not case_ids:
             raise HoldError(f"hold {reference}: give --recording ID and/or --case-id C")
         cases = [_text(c, "case id", MAX_REFERENCE) for c in dict.fromkeys(case_ids)]
@@ -231,7 +240,7 @@ class Holds:
                 )
             at = self.clock()
             hold.released_at, hold.released_by = at, actor
-            hold.release_reason = reason.strip() if reason and reason.strip() else None
+            hold.release_reason = _reason(reason, "release reason") if reason else None
             s.flush()
             covered = self._covered(s, hold)
             still = holds_for(s, covered)

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -273,13 +274,22 @@ def test_s3_client_closed_by_whoever_created_it(backend: Backend) -> None:
 
     given = backend.s3.client()
     closed: list[str] = []
+
+    def record(name: str, then: Callable[[], None] | None = None) -> Callable[[], None]:
+        def close() -> None:
+            closed.append(name)
+            if then is not None:
+                then()
+
+        return close
+
     store = S3Store(S3Options(bucket="b", endpoint_url=backend.s3.endpoint_url), client=given)
-    given.close = lambda: closed.append("given")  # type: ignore[method-assign]
+    given.close = record("given")
     store.close()
     assert closed == []  # the test made it, the test closes it
+    given.close()
     svc = Services.build(backend.settings)
     made = svc.store._client  # type: ignore[attr-defined]
-    made_close = made.close
-    made.close = lambda: (closed.append("made"), made_close())  # type: ignore[method-assign]
+    made.close = record("made", made.close)
     svc.close()
-    assert closed == ["made"]
+    assert closed == ["given", "made"]
