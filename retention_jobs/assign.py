@@ -90,8 +90,10 @@ def apply_policy(
     audit: AuditLog,
     dry_run: bool = False,
     batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
 ) -> ApplyReport:
-    """Recompute class and expiry of every stored recording, in committed batches.
+    """Recompute class and expiry of every stored recording, in committed batches
+    (``progress(n)`` is told after each).
 
     Rows are locked as they are read (FOR UPDATE), so a concurrent purge either sees the new
     expiry or has already claimed the row (and then this skips it). Running it again is harmless.
@@ -120,6 +122,8 @@ def apply_policy(
                     dry_run,
                 )
             after = rows[-1].id
+        if progress:
+            progress(len(rows))
     if not dry_run:
         with catalogue.session() as s:
             audit.append(s, actor=actor, action="retention.apply", details=report.as_dict())

@@ -31,11 +31,12 @@ def rewrap_all(
     batch: int = 500,
     audit: AuditLog | None = None,
     clock: Callable[[], datetime] = utcnow,
+    progress: Callable[[int], None] | None = None,
 ) -> RotationResult:
     """Re-wrap, in committed batches, every key not yet under the active KEK.
 
     A crash part-way leaves each row under either the old or the new KEK, both readable;
-    running it again finishes the rest.
+    running it again finishes the rest. ``progress(n)`` is told after each committed batch.
     """
     audit = audit or AuditLog(clock)
     target = envelope.active.current_kek_id
@@ -60,6 +61,8 @@ def rewrap_all(
                     row.recording_id, row.kek_id, row.wrapped_keyset
                 )
                 row.rotated_at = now
+        if progress:
+            progress(len(rows))
     with catalogue.session() as s:
         audit.append(
             s,
@@ -68,6 +71,17 @@ def rewrap_all(
             details={"to": target, "rewrapped": sum(moved.values()), "from": dict(moved)},
         )
     return RotationResult(target, sum(moved.values()), dict(moved))
+
+
+def keys_to_rewrap(catalogue: Catalogue, target: str) -> int:
+    """How many data keys are not yet wrapped under ``target``."""
+    with catalogue.session() as s:
+        return int(
+            s.scalar(
+                select(func.count()).select_from(RecordingKey).where(RecordingKey.kek_id != target)
+            )
+            or 0
+        )
 
 
 def keys_in_use(catalogue: Catalogue) -> dict[str, int]:

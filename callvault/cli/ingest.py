@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from callvault.cli.common import actor, parse_time
 from callvault.cli.output import emit, fields
+from callvault.cli.progress import progress
 from callvault.cli.registry import Context, Registrar, UsageError
 
 if TYPE_CHECKING:
@@ -63,12 +64,14 @@ def _resume(ctx: Context) -> int:
     from telephony.handoff import Handoff
 
     svc = ctx.services()
-    pipeline = svc.pipeline()
-    calls = Handoff(pipeline).recover()  # calls a stopped SIP agent left behind
+    calls = Handoff(svc.pipeline()).recover()  # calls a stopped SIP agent left behind
     failed_calls = [c for c in calls if c.kind.startswith("failed")]
     for c in calls:
         print(f"{c.flow_id}  recovered call ({c.kind}, incomplete)", file=sys.stderr)
-    results = [c.ingest for c in calls if c.ingest] + pipeline.resume()
+    with progress("finishing spooled jobs", total=len(svc.spool.pending()), unit="jobs") as done:
+        pipeline = svc.pipeline(on_step=lambda step, job: done(1) if step == "committed" else None)
+        resumed = pipeline.resume()
+    results = [c.ingest for c in calls if c.ingest] + resumed
     print(f"resumed {len(results)} job(s) from {svc.spool.jobs_dir}", file=sys.stderr)
     return max(print_results(results), 1 if failed_calls else 0)
 

@@ -7,6 +7,7 @@ import sys
 
 from callvault.cli.common import actor
 from callvault.cli.output import Column, emit, table
+from callvault.cli.progress import progress
 from callvault.cli.registry import Context, Registrar
 
 COLUMNS = (
@@ -21,12 +22,14 @@ COLUMNS = (
 
 
 def cmd_keys_rotate(args: argparse.Namespace, ctx: Context) -> int:
-    from storage.rotation import rewrap_all
+    from storage.rotation import keys_to_rewrap, rewrap_all
 
     svc = ctx.services()
     new = svc.envelope.active.rotate(args.kms_key_id)
     print(f"new key-encryption key {new}", file=sys.stderr)
-    r = rewrap_all(svc.catalogue, svc.envelope, actor=actor())
+    total = keys_to_rewrap(svc.catalogue, new)
+    with progress("re-wrapping data keys", total=total, unit="keys") as advance:
+        r = rewrap_all(svc.catalogue, svc.envelope, actor=actor(), progress=advance)
     data = {"kek_id": r.new_kek_id, "rewrapped": r.rewrapped, "from": r.from_keks}
     sources = "".join(f"\n  from {k}: {n}" for k, n in r.from_keks.items())
     emit(

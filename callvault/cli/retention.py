@@ -7,6 +7,7 @@ import logging
 
 from callvault.cli.common import actor, parse_time
 from callvault.cli.output import emit, note
+from callvault.cli.progress import progress
 from callvault.cli.registry import Context, Registrar
 
 log = logging.getLogger("callvault.retention")
@@ -51,14 +52,16 @@ def cmd_apply(args: argparse.Namespace, ctx: Context) -> int:
     from storage.clock import utcnow
 
     svc = ctx.services()
-    report = apply_policy(
-        svc.catalogue,
-        svc.retention_policy(),
-        now=args.now or utcnow(),
-        actor=actor(),
-        audit=AuditLog(),
-        dry_run=args.dry_run,
-    )
+    with progress("applying the retention policy", unit="recordings") as advance:
+        report = apply_policy(
+            svc.catalogue,
+            svc.retention_policy(),
+            now=args.now or utcnow(),
+            actor=actor(),
+            audit=AuditLog(),
+            dry_run=args.dry_run,
+            progress=advance,
+        )
     d = report.as_dict()
 
     def human() -> None:
@@ -83,9 +86,17 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
     svc = ctx.services()
     stop = StopRequest()
-    with stop_on_signals(stop):
+    with (
+        stop_on_signals(stop),
+        progress("destroying expired recordings", unit="recordings") as advance,
+    ):
+
+        def on_step(step: str, ids: list[str]) -> None:
+            if step == "finalised":
+                advance(len(ids))
+
         try:
-            report = svc.purger().run(
+            report = svc.purger(on_step=on_step).run(
                 now=args.now or utcnow(),
                 actor=actor(),
                 dry_run=args.dry_run,
