@@ -57,9 +57,11 @@ def rehash_callers(
     actor: str,
     audit: AuditLog | None = None,
     clock: Callable[[], datetime] = utcnow,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RehashReport:
-    """Re-hash every stored recording's caller; report what could not be and why."""
+    """Re-hash every stored recording's caller; report what could not be and why.
+
+    ``progress(1)`` is called after each recording (the CLI draws it on a terminal)."""
     audit = audit or AuditLog(clock)
     report = RehashReport()
     with catalogue.session() as s:
@@ -73,10 +75,10 @@ def rehash_callers(
                 .order_by(Recording.id)
             )
         )
-    for n, rid in enumerate(ids, start=1):
+    for rid in ids:
         _one(catalogue, envelope, hasher, rid, report, actor=actor, audit=audit)
         if progress:
-            progress(n, len(ids))
+            progress(1)
     report.legacy_objections = legacy_objections(catalogue)
     with catalogue.session() as s:
         audit.append(

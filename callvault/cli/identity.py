@@ -6,6 +6,7 @@ import argparse
 
 from callvault.cli.common import actor
 from callvault.cli.output import emit, note
+from callvault.cli.progress import progress
 from callvault.cli.registry import Context, Registrar
 
 
@@ -13,7 +14,8 @@ def cmd_identity_rehash(args: argparse.Namespace, ctx: Context) -> int:
     from storage.rehash import rehash_callers
 
     svc = ctx.services()
-    r = rehash_callers(svc.catalogue, svc.envelope, svc.hasher, actor=actor())
+    with progress("re-hashing callers", unit="recordings") as advance:
+        r = rehash_callers(svc.catalogue, svc.envelope, svc.hasher, actor=actor(), progress=advance)
     data = r.as_dict()
 
     def human() -> None:

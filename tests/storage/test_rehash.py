@@ -60,9 +60,15 @@ def test_rehash_moves_old_hashes_to_e164_and_reports_what_it_cannot(
     # Before: the old hashes do not match the E.164 form of the number.
     assert services.recordings().list(ListFilter(caller="+441277000013")) == []
 
+    ticks: list[int] = []
     report = rehash_callers(
-        services.catalogue, services.envelope, services.hasher, actor="operator"
+        services.catalogue,
+        services.envelope,
+        services.hasher,
+        actor="operator",
+        progress=ticks.append,
     )
+    assert sum(ticks) == 4
     assert report.checked == 4 and report.rehashed == 2 and report.withheld == 1
     assert report.resealed == 2
     assert [r["recording_id"] for r in report.not_rehashed] == [lost_key]
