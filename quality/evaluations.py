@@ -44,7 +44,7 @@ def evaluation_view(e: QaEvaluation) -> dict[str, Any]:
         "score": None if e.score is None else round(e.score, 2),
         "scored": e.score is not None,
         "failed_on": e.failed_on,
-        "answers": json.loads(e.answers),
+        "answers": json.loads(e.answers) | json.loads(e.notes or "{}"),
         "comments": [
             {"at": c.offset_s, "text": c.text, "question": c.question_id} for c in e.comments
         ],
@@ -94,6 +94,7 @@ class Evaluations:
                     "cannot evaluate it"
                 )
             result = score(form, checked)
+            text = {qid for qid, q in form.questions().items() if not q.scored}
             ev = QaEvaluation(
                 id=str(uuid.uuid4()),
                 recording_id=rec.id,
@@ -104,7 +105,10 @@ class Evaluations:
                 call_started_at=rec.started_at,
                 evaluator=evaluator,
                 evaluated_at=at,
-                answers=canonical_json(checked),
+                answers=canonical_json({k: v for k, v in checked.items() if k not in text}),
+                notes=canonical_json(notes_given)
+                if (notes_given := _texts(checked, text))
+                else None,
                 score=result.value,
                 failed_on=result.failed_on,
                 comments=[_comment(c) for c in notes],
@@ -184,6 +188,10 @@ def _of_recording(s: Session, recording_id: str) -> list[QaEvaluation]:
         .order_by(QaEvaluation.evaluated_at, QaEvaluation.id)
     )
     return list(s.scalars(stmt).unique())
+
+
+def _texts(answers: Mapping[str, Any], text_ids: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in answers.items() if k in text_ids}
 
 
 def _comment(c: Comment) -> QaComment:

@@ -5,7 +5,8 @@ One batch goes through three steps, each safe to crash after:
 1. claim    — one transaction marks the rows "destroying" with this run's ID (SKIP LOCKED);
 2. destroy  — every object version goes (S3 DeleteObjects batches via ObjectStore.destroy);
 3. finalise — one transaction deletes the wrapped data keys and the consent records, scrubs
-              the caller fields, sets "destroyed" and writes a destruction record + audit event.
+              the caller fields and the QA comments and free-text answers, sets "destroyed"
+              and writes a destruction record + audit event.
 
 A run that dies leaves its rows "destroying"; once the claim is stale, any later run takes them
 over, deletes whatever objects are left (deleting is idempotent) and finalises them. Only the
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from retention_jobs import claims
@@ -36,12 +37,29 @@ from retention_jobs.records import write_records
 from retention_jobs.report import PurgeReport
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
-from storage.catalogue.models import ConsentRecordRow, DestructionRecord, Recording, RecordingKey
+from storage.catalogue.models import (
+    ConsentRecordRow,
+    DestructionRecord,
+    QaComment,
+    QaEvaluation,
+    Recording,
+    RecordingKey,
+)
 from storage.clock import utcnow
 from storage.objects.base import ObjectStore
 
 StepHook = Callable[[str, list[str]], None]
 STEPS = ("claimed", "objects-destroyed", "finalised")
+
+
+def _scrub_evaluations(s: Session, recording_ids: list[str]) -> None:
+    """QA comments and free-text answers may describe the call: they go with its audio. The
+    scores, the form version and who evaluated whom stay (they concern the staff member)."""
+    evaluations = select(QaEvaluation.id).where(QaEvaluation.recording_id.in_(recording_ids))
+    s.execute(delete(QaComment).where(QaComment.evaluation_id.in_(evaluations)))
+    s.execute(
+        update(QaEvaluation).where(QaEvaluation.recording_id.in_(recording_ids)).values(notes=None)
+    )
 
 
 class PurgeFailed(RetentionError):
@@ -224,6 +242,7 @@ class Purger:
             keyed, consents = _key_and_consent_counts(s, mine_ids)
             s.execute(delete(RecordingKey).where(RecordingKey.recording_id.in_(mine_ids)))
             s.execute(delete(ConsentRecordRow).where(ConsentRecordRow.recording_id.in_(mine_ids)))
+            _scrub_evaluations(s, mine_ids)
             at = self.clock()
             done: list[DestructionRecord] = []
             for c in mine:

@@ -410,7 +410,10 @@ class QaEvaluation(Base):
     call_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     evaluator: Mapped[str] = mapped_column(String(fields.ACTOR.max_len))
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    answers: Mapped[str] = mapped_column(Text)  # canonical JSON {question id: answer}
+    answers: Mapped[str] = mapped_column(Text)  # canonical JSON {question id: answer}, scored
+    # Free-text answers (canonical JSON), apart from the scored ones: they may describe the
+    # call, so the purge removes them with the comments when the recording is destroyed.
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     failed_on: Mapped[str | None] = mapped_column(String(64), nullable=True)  # question id
 

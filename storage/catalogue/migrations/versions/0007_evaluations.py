@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("evaluator", sa.String(length=120), nullable=False),
         _ts("evaluated_at"),
         sa.Column("answers", sa.Text(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("failed_on", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(["recording_id"], ["recordings.id"]),
