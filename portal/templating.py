@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from portal import access
 from portal.grants import REASONS
 from portal.search import OUTCOMES
 
@@ -19,7 +20,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES)
+_env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, allowed=access.allowed)
 
 
 def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -32,6 +32,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     QA: frozenset({SEARCH, VIEW, PLAY, EVALUATE, QA_REPORTS}),
     DPO: frozenset({SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}),
     AUDITOR: frozenset({AUDIT}),
-    ADMIN: frozenset({MANAGE_USERS}),
+    # The first user `callvault init` makes is an admin, who must be able to find, play and
+    # audit the demo call; download stays a separate permission, and every play is audited.
+    ADMIN: frozenset({MANAGE_USERS, SEARCH, VIEW, PLAY, TAG, CONSENT_ONLY, AUDIT}),
     PLATFORM: frozenset({HOOKS}),
 }

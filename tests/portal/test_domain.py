@@ -147,4 +147,5 @@ def test_the_rule() -> None:
     assert not access.can(_user(roles.DPO, change=True), roles.VIEW)  # first change password
     sql = str(access.scoped(select(Recording), sup).compile())
     assert "recordings.service IN" in sql
-    assert "false" in str(access.scoped(select(Recording), _user(roles.ADMIN)).compile()).lower()
+    none = str(access.scoped(select(Recording), _user(roles.AUDITOR)).compile()).lower()
+    assert "false" in none or "0 = 1" in none
