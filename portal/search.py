@@ -129,7 +129,12 @@ def search(s: Session, user: Principal, q: Query) -> Page:
     order = (col.desc(), Recording.id.desc()) if desc else (col.asc(), Recording.id.asc())
     rows = list(
         s.scalars(
-            stmt.options(selectinload(Recording.case_links)).order_by(*order).limit(q.limit + 1)
+            stmt.options(
+                selectinload(Recording.key),
+                selectinload(Recording.case_links).selectinload(RecordingCaseRef.case_ref),
+            )
+            .order_by(*order)
+            .limit(q.limit + 1)
         )
     )
     more = len(rows) > q.limit

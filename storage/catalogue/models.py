@@ -103,6 +103,10 @@ class Recording(Base):
         # The purge's lookup: state first, so destroyed rows (whose expiry is long past) are
         # never scanned again; see docs/adr (retention) and bench/purge.py.
         Index("ix_recordings_state_expires_at", "state", "expires_at"),
+        # The portal's usual searches: one service (or staff member) over a date range, newest
+        # first, with a count; see bench/portal.py.
+        Index("ix_recordings_service_started_at", "service", "started_at"),
+        Index("ix_recordings_agent_started_at", "agent", "started_at"),
     )
 
 
