@@ -151,6 +151,44 @@ def _populate(svc: Services, call: Path, short: Path) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
+@contextmanager
+def running_portal(config: Path, log: Path) -> Iterator[str]:
+    """`callvault portal` on a free port, output to `log`; yields its base URL once /healthz
+    answers, and stops it (SIGTERM, then SIGKILL) afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [CALLVAULT, "--config", str(config), "portal", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=config.parent,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"portal exited {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"portal did not answer /healthz:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def long_speech(speech_call: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 45 s of two-sided speech: long enough that seeking asks for a later range."""
@@ -191,36 +229,6 @@ def site(
         }
     finally:
         svc.close()
-    port = free_port()
     log = tmp / "portal.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [CALLVAULT, "--config", str(config), "portal", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            env=env,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"portal exited {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"portal did not answer /healthz:\n{log.read_text()}")
-            time.sleep(0.2)
+    with running_portal(config, log) as base:
         yield Site(request.param, config, base, log, housing, waste, tokens)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

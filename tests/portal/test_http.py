@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +18,7 @@ from callvault.wiring import Services
 from portal.auth.users import Users
 from storage.catalogue.models import AuditEvent
 from tests.conftest import CALLVAULT
-from tests.portal.conftest import CALLER, PASSWORD, Site, csrf, login
+from tests.portal.conftest import CALLER, PASSWORD, Site, csrf, login, running_portal
 
 
 @pytest.fixture
@@ -91,19 +94,50 @@ def test_a_one_time_password_must_be_changed_first(site: Site, services: Service
         assert c.get("/search").status_code == 200
 
 
-def test_init_creates_admin_once_with_a_one_time_password(tmp_path: pytest.TempPathFactory) -> None:
-    import subprocess
+def test_a_newcomer_logs_in_with_the_printed_password_and_finds_plays_audits(
+    tmp_path: Path, speech_call: Path
+) -> None:
+    """The issue's "done when" on the embedded default: init, log in with the one-time
+    password, change it, find the call, play it, see the play in the audit viewer."""
+    config = tmp_path / "callvault.toml"
+    config.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
 
-    cfg = tmp_path / "callvault.toml"  # type: ignore[operator]
-    cfg.write_text("")
-    run = [CALLVAULT, "--config", str(cfg)]
-    first = subprocess.run([*run, "init"], capture_output=True, text=True, check=True)
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CALLVAULT, "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=tmp_path,
+        )
+
+    first = cli("init")
     m = re.search(r"created portal user admin with one-time password (\S+)", first.stdout)
     assert m, first.stdout
-    again = subprocess.run([*run, "init"], capture_output=True, text=True, check=True)
-    assert "one-time password" not in again.stdout
-    listed = subprocess.run([*run, "users", "list", "--json"], capture_output=True, text=True)
-    assert json.loads(listed.stdout)[0]["must_change_password"] is True
+    assert "one-time password" not in cli("init").stdout  # once only
+    cli("ingest", str(speech_call), "--call-id", "demo-1", "--case-id", "DEMO-1")
+    with (
+        running_portal(config, tmp_path / "portal.log") as base,
+        httpx.Client(base_url=base, timeout=30) as c,
+    ):
+        r = login(c, "admin", m[1])
+        assert r.status_code == 303 and r.headers["location"] == "/password"
+        new = "my own passphrase 2026"
+        r = c.post(
+            "/password",
+            data={"csrf_token": csrf(c, "/password"), "current": m[1], "new": new, "again": new},
+        )
+        assert r.status_code == 303
+        found = c.get("/api/v1/recordings", params={"case_id": "DEMO-1"}).json()["items"]
+        assert len(found) == 1
+        rid = found[0]["id"]
+        g = grant(c, rid, "first look at the demo call")
+        assert c.get(f"/audio/{g}", headers={"Range": "bytes=0-99"}).status_code == 206
+        audit = c.get("/audit", params={"recording_id": rid})
+        assert "recording.play" in audit.text and "first look at the demo call" in audit.text
+        assert "Chain: ok" in audit.text
 
 
 def test_search_by_case_id_and_by_caller_in_a_post_body(site: Site) -> None:
@@ -229,8 +263,6 @@ def test_state_changes_need_the_csrf_token_and_the_same_origin(site: Site) -> No
 
 
 def test_api_object_is_the_clis_and_errors_are_problem_details(site: Site) -> None:
-    import subprocess
-
     cli = subprocess.run(
         [CALLVAULT, "--config", str(site.config), "recordings", "show", site.waste, "--json"],
         capture_output=True,
