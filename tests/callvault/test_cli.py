@@ -32,7 +32,7 @@ def test_demo_places_a_real_sip_call_on_the_embedded_default(tmp_path: Path) -> 
         '"outcome": "recorded"',
         "not 'RIFF' or 'OggS'",
         "checksums of ciphertext and plaintext verified",
-        "intact: 2 events",
+        "intact: 4 events",  # audit.keyed and portal.user.add (init), ingest, export
     ):
         assert step in r.stdout
     listed = json.loads(run(tmp_path, "recordings", "list", "--json").stdout)
