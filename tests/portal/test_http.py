@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -330,3 +331,47 @@ def test_download_is_a_separate_audited_permission(site: Site, services: Service
         assert "attachment" in r.headers["content-disposition"]
     last = events(services, "recording.download", site.housing)[-1]
     assert json.loads(last.details)["reason"] == "subject access request 12"
+
+
+def test_under_tls_the_cookie_is_secure(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = tmp_path / "callvault.toml"
+    config.write_text(f'[portal]\ntls_cert = "{cert}"\ntls_key = "{key}"\n')
+    svc = Services.build(load_settings(config, environ={}))
+    try:
+        svc.init()
+        Users(svc.catalogue).add("tls-user", "qa", password=PASSWORD, actor="tester")
+    finally:
+        svc.close()
+    with (
+        running_portal(config, tmp_path / "portal.log", "https") as base,
+        httpx.Client(
+            base_url=base, verify=ssl.create_default_context(cafile=str(cert)), timeout=30
+        ) as c,
+    ):
+        r = login(c, "tls-user", PASSWORD)
+        assert r.status_code == 303
+        assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+        assert c.get("/search").headers["strict-transport-security"].startswith("max-age=")
