@@ -24,6 +24,7 @@ from portal.errors import BadInput, Forbidden, NotFound
 from portal.forms import parse_time
 from portal.quality_chart import chart
 from portal.quality_forms import answers_from_form, comments_from_text, mmss
+from portal.routes.recording_pages import page_values
 from portal.templating import render
 from quality.evaluations import Evaluations
 from quality.library import FormLibrary, form_of, resolve
@@ -94,7 +95,6 @@ def _page(
 ) -> Response:
     ctx.portal_recordings.check_visible(user, recording_id, roles.EVALUATE)
     details = ctx.portal_recordings.details(user, recording_id)
-    rec = details["recording"]
     grant = None
     if grant_id:
         try:
@@ -113,19 +113,11 @@ def _page(
             error = error or str(exc)
     just = next((e for e in done if e["id"] == evaluation_id), None)
     spread = evs.calibration(recording_id) if len({e["evaluator"] for e in done}) > 1 else None
-    stored = rec["state"] == "stored"
     return render(
         request,
         "quality_recording.html",
         status,
-        d=details,
-        r=rec,
-        consent=rec["consent"] or {},
-        grant=grant,
-        error=error,
-        may_play=access.allowed(user, roles.PLAY) and stored,
-        may_tag=access.allowed(user, roles.TAG),
-        may_download=access.allowed(user, roles.DOWNLOAD) and stored,
+        **page_values(user, details, grant, error),
         evaluations=done,
         forms=forms,
         form=chosen,

@@ -150,21 +150,26 @@ def _show(
     error: str | None,
     status: int,
 ) -> Response:
+    return render(request, "recording.html", status, **page_values(user, details, grant, error))
+
+
+def page_values(
+    user: Principal, details: dict[str, Any], grant: Grant | None, error: str | None
+) -> dict[str, Any]:
+    """What every page about one recording shows: the recording, its consent, the grant and
+    what this user may do with it (the QA page extends the same values)."""
     rec = details["recording"]
     stored = rec["state"] == "stored"
-    return render(
-        request,
-        "recording.html",
-        status,
-        d=details,
-        r=rec,
-        consent=rec["consent"] or {},
-        grant=grant,
-        error=error,
-        may_play=access.allowed(user, roles.PLAY) and stored,
-        may_tag=access.allowed(user, roles.TAG),
-        may_download=access.allowed(user, roles.DOWNLOAD) and stored,
-    )
+    return {
+        "d": details,
+        "r": rec,
+        "consent": rec["consent"] or {},
+        "grant": grant,
+        "error": error,
+        "may_play": access.allowed(user, roles.PLAY) and stored,
+        "may_tag": access.allowed(user, roles.TAG),
+        "may_download": access.allowed(user, roles.DOWNLOAD) and stored,
+    }
 
 
 __all__ = ["REASONS", "audio_router", "router"]
