@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -72,9 +73,21 @@ class Backend:
         return load_settings(self.config, environ=env)
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def portal_toml() -> str:
+    """A [portal] section on a free port: `serve` starts the portal, and a fixed 8080 would
+    collide with another test's (or the machine's) portal."""
+    return f"\n[portal]\nport = {free_tcp_port()}\n"
+
+
 def write_config(tmp: Path, extra: str = "") -> Path:
     config = tmp / "callvault.toml"
-    config.write_text(extra)
+    config.write_text(extra if "[portal]" in extra else extra + portal_toml())
     return config
 
 

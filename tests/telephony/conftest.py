@@ -209,6 +209,9 @@ max_calls = 10
 queue_uri = "sip:queue@127.0.0.1:{queue_port}"
 control_port = {control_port}
 
+[portal]
+port = {free_port()}
+
 [consent]
 objection_grace_s = 1
 
