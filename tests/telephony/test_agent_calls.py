@@ -317,7 +317,9 @@ def test_queue_refusal_plays_apology_and_stores_nothing_half(
     assert consent["ended_by"] == "caller" and consent["recorded"] is False
 
 
-def wait_for_live_calls(agent: RunningAgent, n: int, timeout: float = 20) -> list[Any]:
+def wait_for_live_calls(agent: RunningAgent, n: int, timeout: float = 60) -> list[Any]:
+    # 60 s: a first INVITE lost while the restarted agent binds is retransmitted by sipp
+    # (RFC 3261 timer A doubles from 0.5 s), so on a loaded machine the call may come late.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         calls: list[Any] = json.loads(agent.cli("calls", "list", "--json").stdout)
