@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(ffmpeg espeak-ng)
 if [ "${1:-run}" = test ]; then
-  want+=(sox sip-tester chromium)
+  want+=(sox sip-tester chromium wrk)  # wrk: bench/hooks.py
   [ -x /usr/lib/postgresql/15/bin/initdb ] || want+=(postgresql-15)
 fi
 missing=()
