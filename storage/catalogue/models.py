@@ -531,3 +531,97 @@ class PlatformCall(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     facts: Mapped[str] = mapped_column(Text)  # canonical JSON
+
+
+# -- data-subject rights (issue 11): restriction, rectification, the disclosure register -------
+
+
+class RecordingRestriction(Base):
+    """A restriction of processing (GDPR art. 18): while active (lifted_at NULL) the
+    recording is hidden from supervisors and QA, cannot be evaluated and is not purged."""
+
+    __tablename__ = "recording_restrictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    restricted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    restricted_by: Mapped[str] = mapped_column(String(fields.ACTOR.max_len))
+    reason: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(fields.ACTOR.max_len), nullable=True)
+    lift_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        # At most one active restriction per recording.
+        Index(
+            "uq_recording_restrictions_active",
+            "recording_id",
+            unique=True,
+            sqlite_where=lifted_at.is_(None),
+            postgresql_where=lifted_at.is_(None),
+        ),
+    )
+
+
+class Rectification(Base):
+    """One correction of a recording's metadata (append-only; the audio never changes)."""
+
+    __tablename__ = "rectifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(fields.ACTOR.max_len))
+    field: Mapped[str] = mapped_column(String(16))  # service | case_id | statement
+    change: Mapped[str] = mapped_column(String(16))  # set | add | remove | statement
+    old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+
+
+class Disclosure(Base):
+    """One disclosure of recordings to a recipient outside the service: who, what, when, why
+    and on what basis, with the SHA-256 of the manifest of what was handed over."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    basis: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(fields.ACTOR.max_len))
+    disclosed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    case_ids: Mapped[str] = mapped_column(Text)  # JSON list: the case IDs asked for
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    items: Mapped[list[DisclosureItem]] = relationship(
+        back_populates="disclosure", cascade="all, delete-orphan", order_by="DisclosureItem.id"
+    )
+
+
+class DisclosureItem(Base):
+    """One recording of a disclosure, as handed over (kept after the recording is destroyed:
+    the register must show what was disclosed)."""
+
+    __tablename__ = "disclosure_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    disclosure_id: Mapped[str] = mapped_column(
+        ForeignKey("disclosures.id", ondelete="CASCADE"), index=True
+    )
+    recording_id: Mapped[str] = mapped_column(String(36), index=True)
+    file_name: Mapped[str] = mapped_column(String(120))
+    format: Mapped[str] = mapped_column(String(8))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    disclosure: Mapped[Disclosure] = relationship(back_populates="items")
