@@ -2,20 +2,22 @@
 
 `can(user, action, recording)` answers for one recording (or none, for actions that touch no
 recording); `scoped(stmt, user)` narrows any SELECT over recordings to what the user may see.
-A recording outside the user's services is treated exactly like one that does not exist.
+A recording outside the user's services, or restricted (consent/restriction.py) for a user
+who may not see restricted ones, is treated exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, Unpack
 
 from sqlalchemy import Select, false
 
+from consent.restriction import not_restricted_sql
 from portal.auth import roles
 from portal.auth.principal import Principal
 from storage.catalogue.models import Recording
 
-T = TypeVar("T")
+S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 class HasService(Protocol):
@@ -43,10 +45,12 @@ def can(user: Principal, action: str, recording: HasService | None = None) -> bo
     return recording is None or in_scope(user, recording)
 
 
-def scoped(stmt: Select[T], user: Principal) -> Select[T]:
+def scoped(stmt: S, user: Principal) -> S:
     """stmt (a SELECT over recordings) limited to the recordings the user may see."""
     if not allowed(user, roles.VIEW):
         return stmt.where(false())
+    if not allowed(user, roles.SEE_RESTRICTED):
+        stmt = stmt.where(not_restricted_sql(Recording.id))
     if user.services is None:
         return stmt
     return stmt.where(Recording.service.in_(sorted(user.services)))

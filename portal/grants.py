@@ -107,10 +107,14 @@ class Grants:
         """The grant, if it is this user's, still valid, and the recording still visible."""
         now = self.clock()
         with self.catalogue.session() as s:
+            # Scoped: a grant stops working when its recording is restricted meanwhile.
             found = s.execute(
-                select(PlaybackGrant, Recording)
-                .join(Recording, Recording.id == PlaybackGrant.recording_id)
-                .where(PlaybackGrant.id == grant_id)
+                access.scoped(
+                    select(PlaybackGrant, Recording)
+                    .join(Recording, Recording.id == PlaybackGrant.recording_id)
+                    .where(PlaybackGrant.id == grant_id),
+                    user,
+                )
             ).first()
             if (
                 found is None

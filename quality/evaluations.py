@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.restriction import active as active_restriction
 from quality.answers import Comment, check_answers, check_comments
 from quality.calibration import Scored, spread
 from quality.errors import QualityError
@@ -176,6 +177,12 @@ def _evaluable(s: Session, recording_id: str) -> Recording:
     if rec.state != "stored":
         raise QualityError(
             f"recording {rec.id} is {rec.state}; only a stored recording can be evaluated"
+        )
+    restricted = active_restriction(s, rec.id)
+    if restricted is not None:
+        raise QualityError(
+            f"recording {rec.id} is restricted (since {restricted.restricted_at.isoformat()}, "
+            "a data-subject right): it cannot be evaluated until the DPO lifts the restriction"
         )
     return rec
 

@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from consent.restriction import is_restricted_sql, not_restricted_sql
 from retention_jobs.holds import free_of_holds, under_active_hold
 from storage.catalogue.models import Recording
 
 
 def due(as_of: datetime) -> Select[Recording]:
-    """Stored, expired and not under an active hold, oldest expiry first.
+    """Stored, expired, not under an active hold and not restricted (a data-subject
+    restriction keeps the recording while it lasts), oldest expiry first.
 
     Served by the index (state, expires_at): destroyed rows are never scanned.
     """
@@ -31,6 +33,7 @@ def due(as_of: datetime) -> Select[Recording]:
             Recording.state == "stored",
             Recording.expires_at <= as_of,
             free_of_holds(Recording.id),
+            not_restricted_sql(Recording.id),
         )
         .order_by(Recording.expires_at, Recording.id)
     )
@@ -43,6 +46,20 @@ def due_but_held(as_of: datetime) -> Select[str, datetime | None]:
             Recording.state == "stored",
             Recording.expires_at <= as_of,
             under_active_hold(Recording.id),
+        )
+        .order_by(Recording.expires_at, Recording.id)
+    )
+
+
+def due_but_restricted(as_of: datetime) -> Select[str, datetime | None]:
+    """Expired and free of holds, but kept by a restriction (reported, never destroyed)."""
+    return (
+        select(Recording.id, Recording.expires_at)
+        .where(
+            Recording.state == "stored",
+            Recording.expires_at <= as_of,
+            free_of_holds(Recording.id),
+            is_restricted_sql(Recording.id),
         )
         .order_by(Recording.expires_at, Recording.id)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select
 
 from retention_jobs import claims
 from retention_jobs.assign import case_refs_of
@@ -12,7 +12,7 @@ from retention_jobs.consent import preview_consent_only
 from retention_jobs.policy import RetentionPolicy
 from retention_jobs.report import PurgeReport
 from storage.catalogue.db import Catalogue
-from storage.catalogue.models import Recording
+from storage.catalogue.models import Recording, RecordingRestriction
 
 PAGE = 1000
 
@@ -77,3 +77,29 @@ def preview(
         tail = page[-1]
         last = (tail.expires_at or report.as_of, tail.id)
     preview_consent_only(catalogue, policy, report)
+    survey_restricted(catalogue, report)
+
+
+def survey_restricted(catalogue: Catalogue, report: PurgeReport) -> None:
+    """Expired recordings that a data-subject restriction keeps, with why."""
+    with catalogue.session() as s:
+        rows = s.execute(claims.due_but_restricted(report.as_of)).all()
+        active = select(RecordingRestriction.recording_id, RecordingRestriction.restricted_at)
+        since: dict[str, datetime] = {
+            rid: at
+            for rid, at in s.execute(
+                active.where(
+                    RecordingRestriction.recording_id.in_([rid for rid, _ in rows]),
+                    RecordingRestriction.lifted_at.is_(None),
+                )
+            )
+        }
+    report.restricted = [
+        {
+            "recording_id": rid,
+            "expires_at": exp.isoformat() if exp else None,
+            "restricted_at": since[rid].isoformat() if rid in since else None,
+            "reason": "restricted (a data-subject right): kept until the DPO lifts the restriction",
+        }
+        for rid, exp in rows
+    ]

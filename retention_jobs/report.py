@@ -22,6 +22,7 @@ class PurgeReport:
     would_finish: list[dict[str, Any]] = field(default_factory=list)
     would_destroy_consent: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
+    restricted: list[dict[str, Any]] = field(default_factory=list)  # expired, kept by a restriction
     reassigned: list[dict[str, Any]] = field(default_factory=list)
     in_progress_elsewhere: int = 0
     unassigned: int = 0
@@ -53,6 +54,7 @@ class PurgeReport:
             }
         doc |= {
             "held": self.held,
+            "restricted": self.restricted,
             "reassigned": self.reassigned,
             "in_progress_elsewhere": self.in_progress_elsewhere,
             "unassigned": self.unassigned,
@@ -75,6 +77,8 @@ class PurgeReport:
                 f"{len(self.consent_destroyed)} consent-only record(s)"
             )
         tail = [f"{len(self.held)} expired but held", f"{len(self.reassigned)} reassigned"]
+        if self.restricted:
+            tail.append(f"{len(self.restricted)} expired but restricted")
         if self.unassigned:
             tail.append(f"{self.unassigned} without retention (run `callvault retention apply`)")
         if self.stopped_early:
@@ -107,6 +111,10 @@ class PurgeReport:
             f"kept (held)    {d['recording_id']}  expired {d['expires_at']}, held by "
             f"{', '.join(d['holds'])}"
             for d in self.held
+        ]
+        out += [
+            f"kept (restricted) {d['recording_id']}  expired {d['expires_at']}, {d['reason']}"
+            for d in self.restricted
         ]
         out += [
             f"reassigned     {d['recording_id']}  {d['from_class']} -> {d['to_class']}, "

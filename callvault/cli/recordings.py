@@ -1,10 +1,11 @@
-"""`callvault recordings list|show|tag|export`."""
+"""`callvault recordings list|show|tag|export` (restrict|unrestrict|rectify: recording_rights)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from callvault.cli import recording_rights
 from callvault.cli.common import actor, parse_time
 from callvault.cli.output import Column, emit, fields, table
 from callvault.cli.registry import Context, Registrar
@@ -13,35 +14,40 @@ COLUMNS = (
     Column("ID", lambda r: r["id"], 36),
     Column("STARTED (UTC)", lambda r: r["started_at"][:19], 19),
     Column("DURATION", lambda r: f"{r['duration_s']:.1f}s", 8, ">"),
-    Column("STATE", lambda r: r["state"], 9),
+    Column("STATE", lambda r: "restricted" if r.get("restricted") else r["state"], 10),
     Column("SERVICE", lambda r: r["service"] or "-", 14),
     Column("CASES", lambda r: ", ".join(r["case_ids"]) or "-"),
 )
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    from consent.recording_rights import mark_restricted
     from storage.retrieval import ListFilter
 
-    rows = (
-        ctx.services()
-        .recordings()
-        .list(
-            ListFilter(
-                case_id=args.case_id,
-                caller=args.caller,
-                service=args.service,
-                since=args.since,
-                until=args.until,
-                limit=args.limit,
-            )
+    svc = ctx.services()
+    rows = svc.recordings().list(
+        ListFilter(
+            case_id=args.case_id,
+            caller=args.caller,
+            service=args.service,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
         )
     )
+    with svc.catalogue.session() as s:
+        mark_restricted(s, rows)
     emit(args, rows, lambda: table(rows, COLUMNS, header=True, count="recording(s)"))
     return 0
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    view = ctx.services().recordings().show(args.id)
+    from consent.recording_rights import annotate
+
+    svc = ctx.services()
+    view = svc.recordings().show(args.id)
+    with svc.catalogue.session() as s:
+        annotate(s, view)
     emit(args, view, lambda: fields(view))
     return 0
 
@@ -84,7 +90,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def register(cli: Registrar) -> None:
-    rec = cli.group("recordings", "list, show, tag, export recordings")
+    rec = cli.group("recordings", "list, show, tag, export, restrict, rectify recordings")
     ls = rec.command("list", cmd_list, "list recordings, newest first")
     ls.add_argument("--case-id")
     ls.add_argument("--caller")
@@ -106,3 +112,4 @@ def register(cli: Registrar) -> None:
     ex.add_argument(
         "--force", action="store_true", help="replace an existing regular file at --out"
     )
+    recording_rights.add_commands(rec)

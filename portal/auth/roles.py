@@ -26,11 +26,19 @@ MANAGE_USERS = "manage-users"
 HOOKS = "hooks"  # the platform hooks
 EVALUATE = "evaluate"  # submit QA evaluations of a recording and see them (quality/)
 QA_REPORTS = "qa-reports"  # QA score reports, limited to the user's services
+# Data-subject rights (issue 11; the domain is consent/): only the DPO.
+SEE_RESTRICTED = "see-restricted"  # restricted recordings (everyone else: 404, as if absent)
+RESTRICT = "restrict"  # restrict a recording, or lift its restriction
+RECTIFY = "rectify"  # correct a recording's metadata (append-only history)
+DISCLOSE = "disclose"  # the disclosure register: record a disclosure, read the register
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     SUPERVISOR: frozenset({SEARCH, VIEW, PLAY, TAG, EVALUATE, QA_REPORTS}),
     QA: frozenset({SEARCH, VIEW, PLAY, EVALUATE, QA_REPORTS}),
-    DPO: frozenset({SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}),
+    DPO: frozenset(
+        {SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}
+        | {SEE_RESTRICTED, RESTRICT, RECTIFY, DISCLOSE}
+    ),
     AUDITOR: frozenset({AUDIT}),
     # The first user `callvault init` makes is an admin, who must be able to find, play and
     # audit the demo call; download stays a separate permission, and every play is audited.
