@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from retention_jobs import claims
 from retention_jobs.assign import case_refs_of, set_assignment
@@ -33,33 +32,16 @@ from retention_jobs.errors import RetentionError
 from retention_jobs.holds import holds_for
 from retention_jobs.policy import RetentionPolicy
 from retention_jobs.preview import preview
-from retention_jobs.records import write_records
 from retention_jobs.report import PurgeReport
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
-from storage.catalogue.models import (
-    ConsentRecordRow,
-    DestructionRecord,
-    QaComment,
-    QaEvaluation,
-    Recording,
-    RecordingKey,
-)
+from storage.catalogue.models import Recording
 from storage.clock import utcnow
+from storage.destruction import Cause, finalise
 from storage.objects.base import ObjectStore
 
 StepHook = Callable[[str, list[str]], None]
 STEPS = ("claimed", "objects-destroyed", "finalised")
-
-
-def _scrub_evaluations(s: Session, recording_ids: list[str]) -> None:
-    """QA comments and free-text answers may describe the call: they go with its audio. The
-    scores, the form version and who evaluated whom stay (they concern the staff member)."""
-    evaluations = select(QaEvaluation.id).where(QaEvaluation.recording_id.in_(recording_ids))
-    s.execute(delete(QaComment).where(QaComment.evaluation_id.in_(evaluations)))
-    s.execute(
-        update(QaEvaluation).where(QaEvaluation.recording_id.in_(recording_ids)).values(notes=None)
-    )
 
 
 class PurgeFailed(RetentionError):
@@ -238,40 +220,18 @@ class Purger:
                 and rows[c.recording_id].purge_run_id == report.run_id
             ]
             report.claims_lost += len(batch) - len(mine)  # taken over after our claim went stale
-            mine_ids = [c.recording_id for c in mine]
-            keyed, consents = _key_and_consent_counts(s, mine_ids)
-            s.execute(delete(RecordingKey).where(RecordingKey.recording_id.in_(mine_ids)))
-            s.execute(delete(ConsentRecordRow).where(ConsentRecordRow.recording_id.in_(mine_ids)))
-            _scrub_evaluations(s, mine_ids)
-            at = self.clock()
-            done: list[DestructionRecord] = []
-            for c in mine:
-                rec = rows[c.recording_id]
-                rec.caller_hash = None
-                rec.caller_ciphertext = None
-                rec.state = "destroyed"
-                rec.purge_claimed_at = None
-                period = self.policy.classes.get(rec.retention_class or "")
-                dr = DestructionRecord(
-                    kind="recording",
-                    recording_id=rec.id,
-                    object_key=rec.object_key,
-                    versions_removed=removed.get(rec.object_key, 0),
-                    key_destroyed=rec.id in keyed,
-                    consent_records_removed=consents.get(rec.id, 0),
-                    retention_class=rec.retention_class or "unassigned",
-                    retention_period=str(period) if period else "not in the current policy",
-                    policy_id=self.policy.policy_id,
-                    policy_fingerprint=rec.retention_policy or self.policy.fingerprint,
-                    expired_at=rec.expires_at or report.as_of,
-                    as_of=report.as_of,
-                    destroyed_at=at,
-                    run_id=report.run_id,
-                    resumed_from_run=c.resumed_from_run,
-                    node=self.node,
-                )
-                done.append(dr)
-            report.destroyed.extend(write_records(s, self.audit, done, actor=actor))
+            cause = Cause(
+                run_id=report.run_id,
+                as_of=report.as_of,
+                node=self.node,
+                policy_id=self.policy.policy_id,
+                policy_fingerprint=self.policy.fingerprint,
+                periods={name: str(p) for name, p in self.policy.classes.items()},
+            )
+            shredded = [(rows[c.recording_id], c.resumed_from_run) for c in mine]
+            report.destroyed.extend(
+                finalise(s, self.audit, shredded, removed, cause, actor=actor, at=self.clock())
+            )
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -319,20 +279,6 @@ class Purger:
                 return left
         except Exception:
             return 0
-
-
-def _key_and_consent_counts(s: Session, ids: list[str]) -> tuple[set[str], dict[str, int]]:
-    if not ids:
-        return set(), {}
-    keyed = set(
-        s.scalars(select(RecordingKey.recording_id).where(RecordingKey.recording_id.in_(ids))).all()
-    )
-    rows = s.execute(
-        select(ConsentRecordRow.recording_id, func.count())
-        .where(ConsentRecordRow.recording_id.in_(ids))
-        .group_by(ConsentRecordRow.recording_id)
-    ).all()
-    return keyed, {str(rid): int(n) for rid, n in rows}
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -251,6 +251,8 @@ class DestructionRecord(Base):
     destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     run_id: Mapped[str] = mapped_column(String(36), index=True)
     resumed_from_run: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The data-subject request (an approved erasure) that caused it; NULL for retention.
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     node: Mapped[str] = mapped_column(String(255))
     audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
