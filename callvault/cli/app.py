@@ -33,6 +33,7 @@ GROUPS = (
     "identity",
     "users",
     "qa",
+    "disclosures",
 )
 
 log = logging.getLogger("callvault")
