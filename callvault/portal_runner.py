@@ -33,7 +33,38 @@ def build_app(svc: Services) -> Any:
         caller_hash=lambda number: svc.hasher.hash(number),
         ready=lambda: readiness(svc),
     )
-    return create_app(ctx)
+    return create_app(ctx, build_hooks(svc, ctx.users))
+
+
+def build_hooks(svc: Services, users: Any) -> Any:
+    """The platform hooks' services (/hooks/v1), from [hooks] and [consent]."""
+    from consent.do_not_record import DoNotRecordList
+    from consent.notices import NoticeCatalogue
+    from portal.hooks.auth import TokenCache
+    from portal.hooks.calls import CallEvents
+    from portal.hooks.decide import ConsentTerms, Decider
+    from portal.hooks.service import HooksService
+    from portal.hooks.uploads import UploadLimits, Uploads
+
+    s = svc.settings
+    c, h = s.consent, s.hooks
+    terms = ConsentTerms(c.lawful_basis, tuple(c.purposes), c.objection_digit)
+    notices = NoticeCatalogue.from_config(c.notices, s.base_dir)
+    uploads = Uploads(
+        svc.catalogue,
+        svc.pipeline(),
+        svc.spool,
+        UploadLimits(h.max_upload_mb * 1024 * 1024, float(h.answer_within_s)),
+    )
+    for line in uploads.recover():
+        log.warning("%s", line)
+    uploads.resume_in_background()
+    return HooksService(
+        tokens=TokenCache(users, float(h.token_cache_s)),
+        decider=Decider(svc.catalogue, DoNotRecordList(svc.catalogue, svc.hasher), notices, terms),
+        uploads=uploads,
+        events=CallEvents(svc.catalogue),
+    )
 
 
 def readiness(svc: Services) -> dict[str, str]:

@@ -11,14 +11,17 @@ from fastapi.staticfiles import StaticFiles
 from portal import problems
 from portal.context import PortalContext
 from portal.deps import any_user, current_user
+from portal.hooks.accesslog import HookAccessLog
+from portal.hooks.service import HooksService
 from portal.routes import api, audit_pages, auth_pages, health, recording_pages, search_pages
+from portal.routes import hooks as hook_routes
 from portal.routes import quality as quality_pages
 from portal.security import SecurityHeaders
 
 log = logging.getLogger("callvault.portal")
 
 
-def create_app(ctx: PortalContext) -> FastAPI:
+def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI:
     app = FastAPI(
         title="callvault API",
         version="1",
@@ -27,6 +30,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.hooks = hooks
     # Open routes, visibly: health, login, static assets.
     app.include_router(health.router)
     app.include_router(auth_pages.open_router)
@@ -40,6 +44,12 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(audit_pages.router, dependencies=authed)
     app.include_router(quality_pages.router, dependencies=authed)
     app.include_router(api.router, dependencies=authed)
+    if hooks is not None:
+        # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
+        # notice audio is open (every caller hears it; platforms fetch it without a token).
+        app.include_router(hook_routes.open_router)
+        app.include_router(hook_routes.router)
     problems.install(app)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HookAccessLog)
     return app

@@ -1,0 +1,201 @@
+"""/hooks/v1 (design.md section 7): what a telephony platform calls. Bearer tokens of
+`platform` users only (portal/hooks/auth.py); RFC 9457 problems on error."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal.errors import NotFound
+from portal.hooks.auth import PlatformUser
+from portal.hooks.calls import CallEvent
+from portal.hooks.idempotency import Answer, check_key, replay
+from portal.hooks.multipart import TooLarge, receive
+from portal.hooks.service import HooksService
+from portal.routes.api import PROBLEM
+
+router = APIRouter(prefix="/hooks/v1", tags=["platform hooks"])
+open_router = APIRouter(prefix="/hooks/v1", tags=["platform hooks"])
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    titles = {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Forbidden (not a platform token)",
+        404: "Not found",
+        409: "The request with this Idempotency-Key is still being answered",
+        413: "Upload too large",
+        422: "Unprocessable (bad audio, bad manifest, or an Idempotency-Key reused)",
+    }
+    return {c: {"description": f"{titles[c]} (problem details)", **PROBLEM} for c in codes}
+
+
+def hooks(request: Request) -> HooksService:
+    svc: HooksService = request.app.state.hooks
+    return svc
+
+
+class IncomingCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    platform_call_id: str = Field(min_length=1, max_length=255)
+    caller: str | None = Field(default=None, max_length=255, description="as the platform has it")
+    dialled: str = Field(default="", max_length=64)
+
+
+class NoticeOut(BaseModel):
+    id: str
+    version: str
+    language: str
+    duration_s: float
+    audio_url: str
+
+
+class DecisionOut(BaseModel):
+    record: bool
+    reason: str | None
+    notice: NoticeOut
+    objection_digit: str
+
+
+class Accepted(BaseModel):
+    id: str
+    status_url: str
+
+
+class UploadStatus(BaseModel):
+    id: str
+    state: str = Field(description="queued | stored | rejected")
+    detail: str | None
+
+
+class EventOut(BaseModel):
+    platform_call_id: str
+    event: str
+    outcome: str
+
+
+@router.post("/incoming-call", responses=_problems(400, 401, 403))
+def incoming_call(request: Request, user: PlatformUser, body: IncomingCall) -> DecisionOut:
+    """May this caller be recorded, and which notice is played? Opens the consent record."""
+    d = hooks(request).decider.decide(body.platform_call_id, body.caller, body.dialled, user.actor)
+    n = d.notice
+    url = str(request.url_for("notice_audio", notice_id=n.id, version=n.version))
+    return DecisionOut(
+        record=d.record,
+        reason=d.reason,
+        notice=NoticeOut(
+            id=n.id,
+            version=n.version,
+            language=n.language,
+            duration_s=round(n.duration_s, 2),
+            audio_url=url,
+        ),
+        objection_digit=d.objection_digit,
+    )
+
+
+@open_router.get(
+    "/notices/{notice_id}/{version}/audio",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, **_problems(404)},
+)
+def notice_audio(request: Request, notice_id: str, version: str) -> FileResponse:
+    """The notice's audio (PCM WAV). Open: it is what every caller hears, and a platform's
+    player (Twilio <Play>, Asterisk) fetches it without credentials."""
+    n = hooks(request).decider.notice(notice_id, version)
+    if n is None:
+        raise NotFound(f"no notice {notice_id!r} version {version!r}")
+    return FileResponse(n.file, media_type="audio/wav", headers={"Cache-Control": "max-age=300"})
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["manifest", "audio"],
+                    "properties": {
+                        "manifest": {
+                            "type": "string",
+                            "description": "JSON: platform_call_id, caller, service, agent, "
+                            "case_ids, started_at, consent",
+                        },
+                        "audio": {"type": "string", "format": "binary"},
+                    },
+                },
+                "encoding": {"manifest": {"contentType": "application/json"}},
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/recordings",
+    status_code=202,
+    response_model=Accepted,
+    responses=_problems(400, 401, 403, 409, 413, 422),
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload(
+    request: Request,
+    user: PlatformUser,
+    idempotency_key: Annotated[str | None, Header(max_length=300)] = None,
+) -> Response:
+    """Audio + manifest → an ingest job, durable in the spool before the 202."""
+    svc = hooks(request).uploads
+    key = check_key(idempotency_key)
+    ctype = request.headers.get("content-type", "")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > svc.limits.max_bytes:
+        raise TooLarge(f"the upload is {length} bytes; the limit is {svc.limits.max_bytes}")
+    earlier = svc.keys.earlier(user.id, key) if key else None
+    if earlier is not None:
+        if earlier.response_status is None:
+            replay(earlier, "")  # raises 409: the first request is still being answered
+        parts = await receive(request.stream(), ctype, None, svc.limits.max_bytes)
+        return _reply(replay(earlier, parts.fingerprint))
+    upload_id = str(uuid.uuid4())
+    svc.keys.claim(upload_id, user.id, key)
+    try:
+        audio = svc.staging_dir(upload_id) / "audio"
+        parts = await receive(request.stream(), ctype, audio, svc.limits.max_bytes)
+        answer = await anyio.to_thread.run_sync(svc.accept, upload_id, parts, audio, user.actor)
+    except BaseException:
+        await anyio.to_thread.run_sync(svc.abandon, upload_id)
+        raise
+    return _reply(answer)
+
+
+def _reply(answer: Answer) -> Response:
+    return JSONResponse(answer.body, answer.status, media_type=_media(answer.status))
+
+
+def _media(status: int) -> str:
+    return "application/problem+json" if status >= 400 else "application/json"
+
+
+@router.get("/recordings/{upload_id}", responses=_problems(401, 403, 404))
+def upload_status(request: Request, user: PlatformUser, upload_id: str) -> UploadStatus:
+    """Follow an upload to `stored` or `rejected` (only the platform user that uploaded it)."""
+    found = hooks(request).uploads.status(upload_id, user.id)
+    if found is None:
+        raise NotFound(f"no upload {upload_id!r}")
+    return UploadStatus(**found)
+
+
+@router.post("/calls/{platform_call_id}/events", responses=_problems(400, 401, 403, 404))
+def call_event(
+    request: Request, user: PlatformUser, platform_call_id: str, body: CallEvent
+) -> EventOut:
+    """A consent fact as it happens: notice-played, objection, pause, resume, case-id, hangup."""
+    out = hooks(request).events.record(platform_call_id, body, user.actor)
+    return EventOut(**out)
