@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from retention_jobs.purge import Purger, StepHook
     from storage.audio import AudioTools
     from storage.catalogue.db import Catalogue
+    from storage.compression import Compressor
     from storage.crypto import Envelope
     from storage.identity import CallerHasher
     from storage.ingest import IngestPipeline
@@ -154,8 +155,25 @@ class Services:
             envelope=self.envelope,
             hasher=self.hasher,
             stored_format=self.settings.audio.format,
+            compress_later=self.settings.audio.compress == "later",
             on_step=on_step,
             on_committed=assign_at_ingest(self.retention_policy()),
+        )
+
+    def compressor(self, *, on_step: Callable[[str, str], None] | None = None) -> Compressor:
+        from storage.compression import Compressor
+
+        w = self.settings.worker
+        return Compressor(
+            catalogue=self.catalogue,
+            store=self.store,
+            envelope=self.envelope,
+            audio=self.audio,
+            work_dir=self.spool.root / "compress",
+            lease_s=w.lease_s,
+            retry_s=w.retry_s,
+            old_object_grace_s=w.old_object_grace_s,
+            on_step=on_step,
         )
 
     def retention_policy(self) -> RetentionPolicy:

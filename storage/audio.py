@@ -10,11 +10,23 @@ import json
 import os
 import struct
 import subprocess
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from storage.errors import RejectedAudioError, StorageError
+from storage.merge import merge_legs
+
+__all__ = [
+    "FORMATS",
+    "AudioInfo",
+    "AudioTools",
+    "fix_streamed_wav",
+    "is_cheap_form",
+    "merge_legs",
+    "probe_wav",
+]
 
 FORMATS = {"opus": ("ogg", "libopus"), "wav": ("wav", "pcm_s16le")}
 
@@ -36,7 +48,13 @@ class AudioTools:
     opus_complexity: int = 5
 
     def probe(self, path: Path) -> AudioInfo:
-        """Describe the first audio stream, or raise RejectedAudioError saying what is wrong."""
+        """Describe the first audio stream, or raise RejectedAudioError saying what is wrong.
+
+        A 16-bit PCM WAV (what the SIP agent writes) is read from its header, without ffprobe.
+        """
+        fast = probe_wav(path)
+        if fast is not None:
+            return fast
         try:
             r = subprocess.run(
                 [
@@ -118,6 +136,30 @@ class AudioTools:
             detail = (r.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
             raise RejectedAudioError(f"{src.name}: cannot be transcoded to {fmt} ({detail})")
 
+    def compressor(self, fmt: str, errors: IO[bytes]) -> subprocess.Popen[bytes]:
+        """An ffmpeg process reading stored audio on stdin, writing `fmt` on stdout (pipes both
+        ways: no plaintext touches the disk). Ogg needs no seeking back, so a pipe will do."""
+        cmd = [
+            *self._ffmpeg(),
+            "-xerror",
+            "-i",
+            "pipe:0",
+            "-map",
+            "0:a:0",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            *self._encode_args(fmt),
+            "pipe:1",
+        ]
+        try:
+            return subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+            )
+        except FileNotFoundError:
+            raise StorageError(f"ffmpeg not found at {self.ffmpeg!r} (audio.ffmpeg)") from None
+
     def decoder(
         self, fmt_out: str, sample_rate: int, dest: Path, errors: IO[bytes]
     ) -> subprocess.Popen[bytes]:
@@ -182,24 +224,27 @@ def fix_streamed_wav(path: Path) -> bool:
     return False
 
 
-def merge_legs(left: Path, right: Path, dst: Path) -> float:
-    """Two mono WAV legs → one stereo WAV (left, right), padded to the longer; returns seconds.
+def probe_wav(path: Path) -> AudioInfo | None:
+    """The AudioInfo of a 16-bit PCM WAV with 1 or 2 channels and samples, from its header;
+    None for anything else (ffprobe decides, and names what is wrong)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate, frames = (
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getframerate(),
+                w.getnframes(),
+            )
+    except (wave.Error, EOFError, OSError):
+        return None
+    data = path.stat().st_size - 44  # a header at least this long precedes the samples
+    if width != 2 or channels not in (1, 2) or rate <= 0 or frames <= 0:
+        return None
+    if frames * channels * width > data:  # the header promises more than the file holds
+        return None
+    return AudioInfo(frames / rate, channels, rate, "pcm_s16le", "wav")
 
-    pydub reads WAV natively (no ffmpeg, no class-wide converter setting).
-    """
-    from pydub import AudioSegment
 
-    with open(left, "rb") as fl, open(right, "rb") as fr:
-        a, b = AudioSegment.from_wav(fl), AudioSegment.from_wav(fr)
-    rate = max(a.frame_rate, b.frame_rate)
-    a, b = (s.set_channels(1).set_frame_rate(rate).set_sample_width(2) for s in (a, b))
-    frames = int(max(a.frame_count(), b.frame_count()))
-
-    def pad(seg: AudioSegment) -> AudioSegment:
-        missing_ms = 1 + int(1000 * (frames - seg.frame_count()) / rate)
-        return (seg + AudioSegment.silent(missing_ms, frame_rate=rate)).get_sample_slice(0, frames)
-
-    a, b = pad(a), pad(b)
-    with open(dst, "wb") as out:
-        AudioSegment.from_mono_audiosegments(a, b).export(out, format="wav")
-    return frames / int(rate)
+def is_cheap_form(info: AudioInfo) -> bool:
+    """Audio that is committed as it is when compression comes later: 16-bit PCM WAV."""
+    return info.container == "wav" and info.codec == "pcm_s16le"

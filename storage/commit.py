@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from storage.audit import AuditLog, canonical_json
 from storage.catalogue.models import (
     CaseRef,
+    CompressionJob,
     ConsentRecordRow,
     Recording,
     RecordingCaseRef,
@@ -79,6 +80,19 @@ def commit_job(
                 document=canonical_json(req["consent"]),
             )
         )
+    later = m["transcoded"].get("compress_to")
+    if later:  # committed in its cheap form: a worker compresses it (storage/compression.py)
+        s.add(
+            CompressionJob(
+                recording_id=job.id,
+                target_format=later,
+                state="queued",
+                old_object_key=rec.object_key,
+                attempts=0,
+                not_before=now,
+                created_at=now,
+            )
+        )
     s.flush()
     if on_committed:
         on_committed(s, rec)
@@ -92,6 +106,7 @@ def commit_job(
         details={
             "object_key": rec.object_key,
             "format": rec.format,
+            **({"compress_to": later} if later else {}),
             "duration_s": rec.duration_s,
             "sha256_ciphertext": rec.sha256_ciphertext,
             "kek_id": enc["kek_id"],

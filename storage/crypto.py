@@ -12,7 +12,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import tink
 from tink import secret_key_access, streaming_aead
@@ -88,11 +88,16 @@ class DataKey:
         return tink.proto_keyset_format.serialize(self._handle, secret_key_access.TOKEN)  # type: ignore[no-any-return]
 
     def encrypt_file(self, src: Path, dst: BinaryIO) -> EncryptResult:
+        with open(src, "rb") as fh:
+            return self.encrypt_stream(fh, dst)
+
+    def encrypt_stream(self, src: IO[bytes], dst: BinaryIO) -> EncryptResult:
+        """Encrypt everything src yields (a file, or a pipe from ffmpeg) into dst."""
         plain = hashlib.sha256()
         n_plain = 0
         sink = _HashingWriter(dst)
-        with open(src, "rb") as fh, self._primitive.new_encrypting_stream(sink, self._ad) as enc:
-            while chunk := fh.read(CHUNK):
+        with self._primitive.new_encrypting_stream(sink, self._ad) as enc:
+            while chunk := src.read(CHUNK):
                 plain.update(chunk)
                 n_plain += len(chunk)
                 enc.write(chunk)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import fields
-from storage.audio import FORMATS, AudioTools, fix_streamed_wav
+from storage.audio import FORMATS, AudioInfo, AudioTools, fix_streamed_wav, is_cheap_form
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import (
@@ -69,6 +69,7 @@ class IngestPipeline:
         envelope: Envelope,
         hasher: CallerHasher,
         stored_format: str = "opus",
+        compress_later: bool = True,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_step: StepHook | None = None,
@@ -83,6 +84,9 @@ class IngestPipeline:
         self.envelope = envelope
         self.hasher = hasher
         self.stored_format = stored_format
+        # The cheap form (16-bit PCM WAV) is committed as it is and a worker compresses it
+        # later (storage/compression.py); anything else is transcoded here (docs/adr/0009).
+        self.compress_later = compress_later
         self.audit = audit or AuditLog(clock)
         self.clock = clock
         self._on_step = on_step
@@ -258,6 +262,19 @@ class IngestPipeline:
         self._step(job, "probed")
 
     def _transcode(self, job: Job) -> None:
+        a = job.manifest["audio"]
+        info = AudioInfo(
+            a["duration_s"], a["channels"], a["sample_rate"], a["codec"], a["container"]
+        )
+        if is_cheap_form(info) and (self.compress_later or self.stored_format == "wav"):
+            later = self.stored_format if self.stored_format != "wav" else None
+            job.manifest["transcoded"] = {
+                "file": job.manifest["source"],
+                "format": "wav",
+                "compress_to": later,
+            }
+            self._step(job, "transcoded")
+            return
         name = "audio." + FORMATS[self.stored_format][0]
         tmp = job.file(name + ".part")
         tmp.unlink(missing_ok=True)

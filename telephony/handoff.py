@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from consent.records import store_consent_only
-from storage.audio import merge_legs
 from storage.catalogue.models import Recording
 from storage.fsutil import atomic_write_bytes, fsync_dir
 from storage.ingest import IngestPipeline, IngestRequest, IngestResult
+from storage.merge import merge_legs
 
 log = logging.getLogger(__name__)
 WAV_HEADER = 44
@@ -98,7 +98,8 @@ class HandoffResult:
 
 
 class Handoff:
-    """Runs on a worker thread (never the pjsua2 thread): merge, spool, ingest."""
+    """Runs on a worker thread (never the pjsua2 thread): merge, spool, commit. Only cheap work
+    happens here (the WAV is committed as it is); compression is for `callvault worker`."""
 
     def __init__(self, pipeline: IngestPipeline, *, actor: str = "sip-agent") -> None:
         self.pipeline = pipeline
@@ -128,7 +129,7 @@ class Handoff:
         for leg in (caller, staff):
             repair_wav(leg)
         stereo = path / "stereo.wav"
-        merge_legs(caller, staff, stereo)
+        merge_legs(caller, staff, stereo, ffmpeg=self.pipeline.audio.ffmpeg)  # flat memory
         request = IngestRequest(
             call_id=meta["call_id"],
             caller=meta.get("caller"),

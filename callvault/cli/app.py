@@ -26,6 +26,7 @@ GROUPS = (
     "retention",
     "hold",
     "serve",
+    "worker",
     "portal",
     "agent",
     "calls",

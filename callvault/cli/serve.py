@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from callvault.cli.registry import Context, Registrar
+
+if TYPE_CHECKING:
+    from callvault.wiring import Services
 
 log = logging.getLogger("callvault.retention")
 
@@ -27,6 +31,14 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
             renamed=RENAMED,
         ),
     ]
+    if settings.worker.processes and not args.no_workers and _can_compress(svc):
+        from callvault.supervisor import WorkerPool
+
+        components.append(
+            WorkerPool(
+                settings.worker.processes, config=settings.config_file, cwd=settings.base_dir
+            )
+        )
     if not args.no_agent:
         from callvault.agent_runner import AgentComponent
 
@@ -44,6 +56,18 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _can_compress(svc: Services) -> bool:
+    """Workers need the private key-encryption key; a recorder in hpke mode has none."""
+    from storage.errors import KeyUnavailableError
+
+    try:
+        svc.compressor().check_keys()
+    except KeyUnavailableError as exc:
+        log.warning("no compression workers on this node: %s", exc)
+        return False
+    return True
+
+
 def register(cli: Registrar) -> None:
     serve = cli.command(
         "serve",
@@ -55,6 +79,11 @@ def register(cli: Registrar) -> None:
         "--no-agent",
         action="store_true",
         help="only the scheduled jobs (a node that takes no calls)",
+    )
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="start no compression workers (run `callvault worker` elsewhere)",
     )
     serve.add_argument(
         "--no-portal",

@@ -627,3 +627,36 @@ class DisclosureItem(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
     disclosure: Mapped[Disclosure] = relationship(back_populates="items")
+
+
+# -- compression after commit (issue 9 item 2; storage/compression.py) ---------------------------
+
+
+class CompressionJob(Base):
+    """One recording committed in its cheap form (WAV) and waiting to be compressed, or done.
+
+    The job row names every object the recording may have while it changes form: the one it
+    was committed with (`old_object_key`) and the compact one (`new_object_key`, written here
+    before it is uploaded), so destruction finds both whatever step a worker died at.
+    Claims are leases: a worker that dies loses its claim when `lease_until` passes.
+    """
+
+    __tablename__ = "compression_jobs"
+
+    recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"), primary_key=True)
+    target_format: Mapped[str] = mapped_column(String(8))
+    # queued → replaced (compact version committed, old object still to delete) → done;
+    # dropped: the recording was destroyed first; failed: its stored object failed checks.
+    state: Mapped[str] = mapped_column(String(16))
+    old_object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    new_object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_compression_jobs_state_not_before", "state", "not_before"),)
