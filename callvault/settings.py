@@ -201,6 +201,26 @@ class PortalSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class HooksSettings:
+    """The platform hooks (/hooks/v1): uploads and how long a platform token is trusted."""
+
+    max_upload_mb: int = 2048  # a 2-hour 48 kHz stereo 16-bit WAV is ~1.4 GB
+    answer_within_s: int = 10  # an upload waits this long for its job, then is 202 queued
+    token_cache_s: int = 5  # a revoked token is refused at most this long after
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhooksSettings:
+    """Outbound webhooks (Standard Webhooks). Private and loopback targets are refused
+    unless allowed (SSRF)."""
+
+    allow_private: bool = False
+    timeout_s: int = 10
+    poll_s: int = 2
+    give_up_after_s: int = 3 * 86400
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """The whole configuration; built once by `load_settings`."""
 
@@ -218,6 +238,8 @@ class Settings:
     consent: ConsentSettings = dataclasses.field(default_factory=ConsentSettings)
     identity: IdentitySettings = dataclasses.field(default_factory=IdentitySettings)
     portal: PortalSettings = dataclasses.field(default_factory=PortalSettings)
+    hooks: HooksSettings = dataclasses.field(default_factory=HooksSettings)
+    webhooks: WebhooksSettings = dataclasses.field(default_factory=WebhooksSettings)
     worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
 
     @property
@@ -238,6 +260,8 @@ SECTIONS: dict[str, type[Any]] = {
     "consent": ConsentSettings,
     "identity": IdentitySettings,
     "portal": PortalSettings,
+    "hooks": HooksSettings,
+    "webhooks": WebhooksSettings,
     "worker": WorkerSettings,
 }
 
@@ -268,6 +292,12 @@ _RANGES: dict[str, tuple[int, int]] = {
     "schedule.purge_misfire_grace_s": (1, 7 * 86400),
     "schedule.resume_interval_s": (10, 86400),
     "schedule.anchor_interval_s": (60, 7 * 86400),
+    "hooks.max_upload_mb": (1, 1024 * 1024),
+    "hooks.answer_within_s": (0, 3600),
+    "hooks.token_cache_s": (0, 300),
+    "webhooks.timeout_s": (1, 120),
+    "webhooks.poll_s": (1, 3600),
+    "webhooks.give_up_after_s": (60, 30 * 86400),
     "worker.processes": (0, 64),
     "worker.lease_s": (1, 7 * 86400),
     "worker.poll_s": (1, 3600),
