@@ -35,7 +35,7 @@ from storage.catalogue.models import (
     RecordingCaseRef,
 )
 from storage.clock import utcnow
-from storage.errors import StorageError
+from storage.errors import NotFoundError, StorageError
 from storage.export import OutputFile
 from storage.fields import FieldError, TextField, check_reason
 from storage.retrieval import Recordings
@@ -313,7 +313,7 @@ class Disclosures:
         with self.catalogue.session() as s:
             d = s.scalar(_query().where(Disclosure.id == disclosure_id))
             if d is None:
-                raise DisclosureError(f"no disclosure with id {disclosure_id!r}")
+                raise NotFoundError(f"no disclosure with id {disclosure_id!r}")
             return disclosure_view(d)
 
     def list(

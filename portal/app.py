@@ -13,10 +13,20 @@ from portal.context import PortalContext
 from portal.deps import any_user, current_user
 from portal.hooks.accesslog import HookAccessLog
 from portal.hooks.service import HooksService
-from portal.routes import api, audit_pages, auth_pages, health, recording_pages, search_pages
+from portal.routes import (
+    api,
+    audit_pages,
+    auth_pages,
+    disclosures_pages,
+    health,
+    recording_pages,
+    rights_api,
+    search_pages,
+)
 from portal.routes import hooks as hook_routes
 from portal.routes import quality as quality_pages
 from portal.security import SecurityHeaders
+from portal.timing import ServerTiming
 
 log = logging.getLogger("callvault.portal")
 
@@ -44,6 +54,8 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     app.include_router(audit_pages.router, dependencies=authed)
     app.include_router(quality_pages.router, dependencies=authed)
     app.include_router(api.router, dependencies=authed)
+    app.include_router(disclosures_pages.router, dependencies=authed)
+    app.include_router(rights_api.router, dependencies=authed)
     if hooks is not None:
         # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
         # notice audio is open (every caller hears it; platforms fetch it without a token).
@@ -52,4 +64,5 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     problems.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HookAccessLog)
+    app.add_middleware(ServerTiming)  # outermost: it times everything inside it
     return app

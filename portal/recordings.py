@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from consent.disclosures import for_recordings
+from consent.recording_rights import annotate
 from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
@@ -18,6 +20,10 @@ from storage.catalogue.db import Catalogue
 from storage.catalogue.models import Recording
 from storage.errors import NotFoundError
 from storage.retrieval import Recordings
+
+
+def _public(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: d[k] for k in ("id", "recipient", "kind", "reference", "actor", "disclosed_at")}
 
 
 class PortalRecordings:
@@ -43,18 +49,29 @@ class PortalRecordings:
         """The same object as `callvault recordings show ID --json`."""
         self.check_visible(user, recording_id)
         try:
-            return self.recordings.show(recording_id)
+            view = self.recordings.show(recording_id)
         except NotFoundError:
             raise not_found(recording_id) from None
+        with self.catalogue.session() as s:
+            return annotate(s, view)
 
     def details(self, user: Principal, recording_id: str) -> dict[str, Any]:
-        """What the recording page shows beside the object: holds and destruction."""
+        """What the recording page shows beside the object: holds, destruction, disclosures
+        (their basis and reason only for those who keep the register)."""
         view = self.show(user, recording_id)
         with self.catalogue.session() as s:
             holds = holds_for(s, [recording_id]).get(recording_id, [])
             dr = find_record(s, recording_id)
             destruction = destruction_view(dr) if dr else None
-        return {"recording": view, "holds": holds, "destruction": destruction}
+            disclosures = for_recordings(s, [recording_id])
+        if not access.allowed(user, roles.DISCLOSE):
+            disclosures = [_public(d) for d in disclosures]
+        return {
+            "recording": view,
+            "holds": holds,
+            "destruction": destruction,
+            "disclosures": disclosures,
+        }
 
     def tag(self, user: Principal, recording_id: str, case_id: str, reason: str) -> dict[str, Any]:
         self.check_visible(user, recording_id, roles.TAG)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from consent.recording_rights import mark_restricted
 from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
@@ -140,7 +141,10 @@ def search(s: Session, user: Principal, q: Query) -> Page:
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     nxt = _encode(getattr(rows[-1], q.sort), rows[-1].id) if more else None
-    return Page([recording_view(r, None) for r in rows], total, nxt)
+    items = [recording_view(r, None) for r in rows]
+    if access.allowed(user, roles.SEE_RESTRICTED):  # others never see a restricted one
+        mark_restricted(s, items)
+    return Page(items, total, nxt)
 
 
 def _consent_only(s: Session, user: Principal, q: Query) -> Page:

@@ -4,6 +4,8 @@ admin is the first user a new install has, so it can find, play and audit (not d
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -11,8 +13,12 @@ from tests.portal.conftest import Site
 
 ROLES = ("sup-housing", "sup-waste", "qa-all", "dpo", "auditor", "admin", "platform")
 FORM = {"reason_code": "quality", "reason": "matrix", "case_id": "MATRIX-1"}
-# endpoint -> (method, path, body kind, expected status per role, in ROLES order)
-MATRIX = {
+DPO_ONLY = (403, 403, 403, 200, 403, 403, 403)
+DPO_BAD_INPUT = (403, 403, 403, 400, 403, 403, 403)
+ON_RECORDING = (403, 404, 403, 400, 403, 403, 403)  # sup-waste cannot see the housing call
+DISCLOSE_BODY = {"recipient": "", "kind": "", "basis": "", "reference": "", "reason": ""}
+# endpoint -> (method, path, body kind (or a JSON body), expected status per role, ROLES order)
+MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "search page": ("GET", "/search", None, (200, 200, 200, 200, 403, 200, 403)),
     "recording page": ("GET", "/recordings/{id}", None, (200, 404, 200, 200, 403, 200, 403)),
     "waveform": ("GET", "/recordings/{id}/waveform.svg", None, (200, 404, 200, 200, 403, 200, 403)),
@@ -46,6 +52,24 @@ MATRIX = {
         (200, 404, 200, 200, 403, 200, 403),
     ),
     "api audit": ("GET", "/api/v1/audit", None, (403, 403, 403, 200, 200, 200, 403)),
+    # Data-subject rights (issue 11): the dpo alone. The dpo's requests are refused as bad
+    # input (400: no reason, no recipient) so that the matrix never restricts or discloses.
+    "disclosures page": ("GET", "/disclosures", None, DPO_ONLY),
+    "disclosure form": ("GET", "/disclosures/new", None, DPO_ONLY),
+    "record disclosure": ("POST", "/disclosures", "empty-form", DPO_BAD_INPUT),
+    "restrict (form)": ("POST", "/recordings/{id}/restrict", "empty-form", ON_RECORDING),
+    "unrestrict (form)": ("POST", "/recordings/{id}/unrestrict", "empty-form", ON_RECORDING),
+    "rectify (form)": ("POST", "/recordings/{id}/rectify", "empty-form", ON_RECORDING),
+    "api disclosures": ("GET", "/api/v1/disclosures", None, DPO_ONLY),
+    "api disclose": ("POST", "/api/v1/disclosures", DISCLOSE_BODY, DPO_BAD_INPUT),
+    "api restrict": ("POST", "/api/v1/recordings/{id}/restrict", {"reason": ""}, ON_RECORDING),
+    "api unrestrict": (
+        "POST",
+        "/api/v1/recordings/{id}/unrestrict",
+        {"reason": ""},
+        ON_RECORDING,
+    ),
+    "api rectify": ("POST", "/api/v1/recordings/{id}/rectify", {"reason": ""}, ON_RECORDING),
 }
 CASES = [
     pytest.param(role, endpoint, spec[3][i], id=f"{role}-{endpoint}")
@@ -62,6 +86,10 @@ def test_role_endpoint_matrix(site: Site, role: str, endpoint: str, expected: in
     kwargs: dict[str, object] = {}
     if kind == "form":
         kwargs["data"] = FORM
+    elif kind == "empty-form":
+        kwargs["data"] = {"reason": ""}
+    elif isinstance(kind, dict):
+        kwargs["json"] = kind
     elif kind == "json":
         kwargs["json"] = {"reason": "matrix"} if "access" in path else {"service": "housing"}
     with httpx.Client(base_url=site.base, headers=headers, timeout=30) as c:
