@@ -26,6 +26,7 @@ from portal.routes import (
 from portal.routes import hooks as hook_routes
 from portal.routes import quality as quality_pages
 from portal.security import SecurityHeaders
+from portal.timing import ServerTiming
 
 log = logging.getLogger("callvault.portal")
 
@@ -63,4 +64,5 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     problems.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HookAccessLog)
+    app.add_middleware(ServerTiming)  # outermost: it times everything inside it
     return app

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from callvault.settings import load_settings
 from callvault.wiring import Services
 from portal.auth.users import Users
+from portal.timing import app_duration_ms
 from storage.catalogue.models import AuditEvent
 from tests.conftest import CALLVAULT
 from tests.portal.conftest import CALLER, PASSWORD, Site, csrf, login, running_portal
@@ -244,6 +245,10 @@ def test_security_headers(site: Site) -> None:
             assert "unsafe-inline" not in csp
             assert h["x-content-type-options"] == "nosniff"
             assert h["referrer-policy"] == "no-referrer"
+            # the server's own time for the answer, and nothing else in that header
+            timing = app_duration_ms(h["server-timing"])
+            assert timing is not None and timing >= 0, h["server-timing"]
+            assert h["server-timing"].startswith("app;dur=")
         assert c.get("/search").headers["cache-control"] == "no-store"
         page = c.get(f"/recordings/{site.housing}").text
         assert "<script>" not in page and " on" + "click=" not in page
