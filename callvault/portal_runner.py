@@ -40,6 +40,7 @@ def build_hooks(svc: Services, users: Any) -> Any:
     """The platform hooks' services (/hooks/v1), from [hooks] and [consent]."""
     from consent.do_not_record import DoNotRecordList
     from consent.notices import NoticeCatalogue
+    from portal.hooks.audit_batch import DecisionAudit
     from portal.hooks.auth import TokenCache
     from portal.hooks.calls import CallEvents
     from portal.hooks.decide import ConsentTerms, Decider
@@ -58,13 +59,15 @@ def build_hooks(svc: Services, users: Any) -> Any:
     )
     for line in uploads.recover():
         log.warning("%s", line)
-    uploads.resume_in_background()
-    return HooksService(
+    hooks = HooksService(
         tokens=TokenCache(users, float(h.token_cache_s)),
         decider=Decider(svc.catalogue, DoNotRecordList(svc.catalogue, svc.hasher), notices, terms),
         uploads=uploads,
         events=CallEvents(svc.catalogue),
+        audit=DecisionAudit(svc.catalogue),
     )
+    hooks.start()
+    return hooks
 
 
 def readiness(svc: Services) -> dict[str, str]:

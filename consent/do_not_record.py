@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent.errors import ConsentError
 from storage.audit import AuditLog
@@ -97,11 +98,13 @@ class DoNotRecordList:
 
     def contains(self, number: str | None) -> bool:
         """One query; a withheld caller (no telephone number) is never on the list."""
-        h = self.hasher.hash_or_none(number)
-        if h is None:
-            return False
         with self.catalogue.session() as s:
-            return s.get(DoNotRecordEntry, h) is not None
+            return self.listed_in(s, number)
+
+    def listed_in(self, session: Session, number: str | None) -> bool:
+        """`contains` inside the caller's transaction (the platform decision hook's)."""
+        h = self.hasher.hash_or_none(number)
+        return h is not None and session.get(DoNotRecordEntry, h) is not None
 
     def list(self) -> list[dict[str, Any]]:
         with self.catalogue.session() as s:

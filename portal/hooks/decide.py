@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from consent.do_not_record import DoNotRecordList
 from consent.notices import Notice, NoticeCatalogue
-from consent.records import store_consent_only
 from storage.audit import canonical_json
 from storage.catalogue.db import Catalogue
-from storage.catalogue.models import PlatformCall
+from storage.catalogue.models import ConsentRecordRow, PlatformCall
 from storage.clock import utcnow
 from storage.errors import CallvaultError
 
@@ -62,39 +64,60 @@ class Decider:
                 return n
         return None
 
-    def decide(self, call_id: str, caller: str | None, dialled: str, actor: str) -> Decision:
-        try:
-            listed = self.dnr.contains(caller or None)
-        except CallvaultError as exc:  # a number storage/identity cannot read
-            raise CallerUnreadable(f"caller: {exc}") from None
-        notice = self.notices.select(dialled)
-        decision = Decision(
-            record=not listed,
-            reason="caller is on the do-not-record list" if listed else None,
-            notice=notice,
-            objection_digit=self.terms.objection_digit,
-        )
-        self._open(call_id, caller, decision, actor)
-        return decision
+    def decide(self, call_id: str, caller: str | None, dialled: str) -> Decision:
+        """One transaction: the list looked up, the consent record and the call's row opened.
 
-    def _open(self, call_id: str, caller: str | None, d: Decision, actor: str) -> None:
+        A platform that asks again for the same call ID (a retry) gets a fresh answer and
+        the record already open; nothing is written twice (the call ID is the primary key
+        of `platform_calls`, so the second insert fails and its transaction rolls back).
+        """
+        notice = self.notices.select(dialled)
         now = self.clock()
-        doc = opening_record(call_id, d, self.terms, now, withheld=not caller)
-        with self.catalogue.session() as s:
-            if s.get(PlatformCall, call_id) is not None:
-                return  # asked again (a platform's retry): the record is already open
-        record_id = store_consent_only(self.catalogue, call_id, doc, actor=actor, clock=self.clock)
-        with self.catalogue.session() as s:
-            if s.get(PlatformCall, call_id) is None:
-                s.add(
-                    PlatformCall(
-                        platform_call_id=call_id,
-                        consent_record_id=record_id,
-                        opened_at=now,
-                        updated_at=now,
-                        facts=canonical_json(doc),
-                    )
+        try:
+            with self.catalogue.session() as s:
+                listed = self._listed(s, caller)
+                d = Decision(
+                    record=not listed,
+                    reason="caller is on the do-not-record list" if listed else None,
+                    notice=notice,
+                    objection_digit=self.terms.objection_digit,
                 )
+                doc = opening_record(call_id, d, self.terms, now, withheld=not caller)
+                self._open(s, call_id, doc, now)
+            return d
+        except IntegrityError:  # the call ID was asked before (a retry): its record is open
+            with self.catalogue.session() as s:
+                listed = self._listed(s, caller)
+            return Decision(
+                not listed,
+                "caller is on the do-not-record list" if listed else None,
+                notice,
+                self.terms.objection_digit,
+            )
+
+    def _listed(self, s: Session, caller: str | None) -> bool:
+        try:
+            return self.dnr.listed_in(s, caller or None)
+        except CallvaultError as exc:  # a value storage/identity refuses outright
+            raise CallerUnreadable(f"caller: {exc}") from None
+
+    def _open(self, s: Session, call_id: str, doc: dict[str, Any], now: datetime) -> None:
+        row = ConsentRecordRow(
+            call_id=call_id, recording_id=None, received_at=now, document=canonical_json(doc)
+        )
+        s.add(row)
+        s.flush()
+        s.add(
+            PlatformCall(  # flushed at the commit: a call ID asked before fails there
+                platform_call_id=call_id,
+                consent_record_id=row.id,
+                opened_at=now,
+                updated_at=now,
+                facts=canonical_json(doc),
+            )
+        )
+        # Its audit event is appended by audit_batch.DecisionAudit, with others, within
+        # about a second: one chain append per decision would serialise all decisions.
 
 
 class CallerUnreadable(CallvaultError):

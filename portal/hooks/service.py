@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal.hooks.audit_batch import DecisionAudit
 from portal.hooks.auth import TokenCache
 from portal.hooks.calls import CallEvents
 from portal.hooks.decide import Decider
@@ -16,6 +17,13 @@ class HooksService:
     decider: Decider
     uploads: Uploads
     events: CallEvents
+    audit: DecisionAudit
+
+    def start(self) -> None:
+        self.audit.drain()  # what a crash left unaudited
+        self.audit.start()
+        self.uploads.resume_in_background()
 
     def close(self) -> None:
+        self.audit.stop()
         self.uploads.close()

@@ -81,9 +81,9 @@ class EventOut(BaseModel):
 
 
 @router.post("/incoming-call", responses=_problems(400, 401, 403))
-def incoming_call(request: Request, user: PlatformUser, body: IncomingCall) -> DecisionOut:
+def incoming_call(request: Request, _user: PlatformUser, body: IncomingCall) -> DecisionOut:
     """May this caller be recorded, and which notice is played? Opens the consent record."""
-    d = hooks(request).decider.decide(body.platform_call_id, body.caller, body.dialled, user.actor)
+    d = hooks(request).decider.decide(body.platform_call_id, body.caller, body.dialled)
     n = d.notice
     url = str(request.url_for("notice_audio", notice_id=n.id, version=n.version))
     return DecisionOut(

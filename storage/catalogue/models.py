@@ -533,6 +533,9 @@ class PlatformCall(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     facts: Mapped[str] = mapped_column(Text)  # canonical JSON
+    # When the opening of its consent record was written to the audit chain (in batches:
+    # portal/hooks/audit_batch.py); NULL until then.
+    audited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 # -- data-subject rights (issue 11): restriction, rectification, the disclosure register -------

@@ -88,12 +88,15 @@ def upgrade() -> None:
         _ts("opened_at"),
         _ts("updated_at"),
         sa.Column("facts", sa.Text(), nullable=False),
+        _ts("audited_at", True),
         sa.ForeignKeyConstraint(["consent_record_id"], ["consent_records.id"]),
         sa.PrimaryKeyConstraint("platform_call_id"),
     )
+    op.create_index("ix_platform_calls_audited_at", "platform_calls", ["audited_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_platform_calls_audited_at", table_name="platform_calls")
     op.drop_table("platform_calls")
     op.drop_index("uq_hook_uploads_key", table_name="hook_uploads")
     op.drop_table("hook_uploads")
