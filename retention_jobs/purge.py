@@ -37,7 +37,7 @@ from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import Recording
 from storage.clock import utcnow
-from storage.destruction import Cause, finalise
+from storage.destruction import Cause, finalise, objects_of
 from storage.objects.base import ObjectStore
 
 StepHook = Callable[[str, list[str]], None]
@@ -162,7 +162,7 @@ class Purger:
             ids = [c.recording_id for c in batch]
             try:
                 self._step("claimed", ids)
-                removed = self.store.destroy([c.object_key for c in batch])
+                removed = self.store.destroy(objects_of(self.catalogue, ids))
                 self._step("objects-destroyed", ids)
                 self._finalise(report, batch, removed, actor)
             except BaseException:

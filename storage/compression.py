@@ -210,10 +210,14 @@ class Compressor:
                 f"({cur.kek_id}); in hpke mode run workers where the private key is"
             )
         new_key = c.new_object_key or f"{cur.object_key}.{c.target_format}"
-        self._prepare(c, new_key)
+        if c.new_object_key:  # an earlier attempt may have uploaded it: never catalogued, so
+            self.store.destroy([new_key])  # it goes, and one version of the compact one stays
+        if not self._prepare(c, new_key):
+            return self._drop(c, "destroyed meanwhile")
         data_key = self.envelope.open_data_key(c.recording_id, cur.kek_id, cur.wrapped)
         part, result = self._compress(c, data_key, cur)
-        try:
+        try:  # the ciphertext file never outlives this attempt
+            self._step("compressed", c)
             stored = self.store.put_file(new_key, part, result.sha256_ciphertext)
         finally:
             part.unlink(missing_ok=True)
@@ -239,12 +243,20 @@ class Compressor:
         done = self._delete_old(c)
         return CompressResult(c.recording_id, done.state, done.message, result.ciphertext_bytes)
 
-    def _prepare(self, c: queue.Claim, new_key: str) -> None:
-        """Name the compact object in the catalogue before it exists (and renew the lease)."""
+    def _prepare(self, c: queue.Claim, new_key: str) -> bool:
+        """Name the compact object in the catalogue before it exists (and renew the lease);
+        False when the recording is no longer stored. Its row is locked meanwhile, so a purge
+        either claimed it before (and we stop) or sees the new key (and destroys it too)."""
         with self.catalogue.session() as s:
             job = queue.held(s, c)
+            state = s.scalar(
+                select(Recording.state).where(Recording.id == c.recording_id).with_for_update()
+            )
+            if state != "stored":
+                return False
             job.new_object_key = new_key
             job.lease_until = self.clock() + self.lease
+        return True
 
     def _compress(
         self, c: queue.Claim, data_key: DataKey, cur: _Current

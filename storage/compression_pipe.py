@@ -71,6 +71,9 @@ def compress_object(
             proc.wait()
         if feed.is_alive():
             feed.join(30)
+        for pipe in (proc.stdout, proc.stdin):
+            with contextlib.suppress(OSError):
+                pipe.close()
         errors.close()
         source.close()
 

@@ -32,6 +32,7 @@ from storage.catalogue.models import (
     Recording,
     RecordingKey,
 )
+from storage.compression_queue import object_keys
 from storage.errors import StorageError
 from storage.objects.base import ObjectStore
 
@@ -121,6 +122,7 @@ def finalise(
     """Shred ``recordings`` (each with the run it was resumed from, if any) whose objects are
     gone (``removed``: versions per object key). The caller holds the rows locked."""
     ids = [rec.id for rec, _ in recordings]
+    every = object_keys(s, ids)  # a recording compressed (or being) has two objects
     keyed, consents = _key_and_consent_counts(s, ids)
     s.execute(delete(RecordingKey).where(RecordingKey.recording_id.in_(ids)))
     s.execute(delete(ConsentRecordRow).where(ConsentRecordRow.recording_id.in_(ids)))
@@ -136,7 +138,7 @@ def finalise(
                 kind="recording",
                 recording_id=rec.id,
                 object_key=rec.object_key,
-                versions_removed=removed.get(rec.object_key, 0),
+                versions_removed=sum(removed.get(k, 0) for k in every.get(rec.id, [])),
                 key_destroyed=rec.id in keyed,
                 consent_records_removed=consents.get(rec.id, 0),
                 retention_class=rec.retention_class or "unassigned",
@@ -187,10 +189,10 @@ def destroy(
         at = clock()
         for r in todo:
             r.state, r.purge_run_id, r.purge_claimed_at = "destroying", cause.run_id, at
-        keys = {r.id: r.object_key for r in todo}
+        keys = object_keys(s, [r.id for r in todo])
     if not keys:
         return []
-    removed = store.destroy(list(keys.values()))
+    removed = store.destroy(all_keys(keys))
     with catalogue.session() as s:
         mine = s.scalars(
             select(Recording)
@@ -204,6 +206,17 @@ def destroy(
         return finalise(
             s, audit, [(r, None) for r in mine], removed, cause, actor=actor, at=clock()
         )
+
+
+def all_keys(keys: Mapping[str, Sequence[str]]) -> list[str]:
+    return sorted({k for ks in keys.values() for k in ks})
+
+
+def objects_of(catalogue: Catalogue, recording_ids: Sequence[str]) -> list[str]:
+    """Every object key the recordings have (the current one and, while or after it was
+    compressed, the other version's): what destroying them must remove."""
+    with catalogue.session() as s:
+        return all_keys(object_keys(s, recording_ids))
 
 
 def _key_and_consent_counts(s: Session, ids: list[str]) -> tuple[set[str], dict[str, int]]:

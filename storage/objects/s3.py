@@ -162,7 +162,8 @@ class S3Store(ObjectStore):
                 for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
                     if item["Key"] in wanted:
                         pairs.append((item["Key"], item.get("VersionId") or "null"))
-        return pairs
+        # A key can be a prefix of another (<id> of its compressed <id>.opus): list each once.
+        return list(dict.fromkeys(pairs))
 
     def versions(self, key: str) -> list[str]:
         try:
