@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 PURGE_JOB = "retention-purge"
 RESUME_JOB = "spool-resume"
 ANCHOR_JOB = "audit-anchor"
+REQUESTS_DUE_JOB = "requests-due"
 RENAMED = {
     "callvault.cli_retention:scheduled_purge": f"{__name__}:scheduled_purge",
     "callvault.cli_retention:scheduled_resume": f"{__name__}:scheduled_resume",
@@ -98,6 +99,16 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             misfire_grace_s=sch.anchor_interval_s,
         )
     )
+    specs.append(  # shared: one daily check of data-subject requests' due dates
+        JobSpec(
+            REQUESTS_DUE_JOB,
+            f"{__name__}:scheduled_requests_due",
+            (cfg,),
+            cron_trigger(sch.requests_due_cron, sch.timezone),
+            CATALOGUE_STORE,
+            misfire_grace_s=86400,
+        )
+    )
     if sch.purge_enabled:
         specs.append(
             JobSpec(
@@ -160,3 +171,18 @@ def scheduled_anchor(config_path: str | None = None) -> str:
     finally:
         svc.close()
     return f"audit anchor: row {a.seq} as {a.key}"
+
+
+def scheduled_requests_due(config_path: str | None = None) -> str:
+    """Log (and announce through the outbox) data-subject requests due soon or overdue."""
+    from consent.requests_due import due_check
+    from storage.clock import utcnow
+
+    svc = _job_services(config_path)
+    try:
+        days = svc.settings.schedule.requests_due_days
+        due = due_check(svc.subject_requests(), now=utcnow(), within_days=days)
+    finally:
+        svc.close()
+    overdue = sum(1 for v in due if v["overdue"])
+    return f"requests due: {len(due)} within {days} day(s), {overdue} overdue"

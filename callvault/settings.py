@@ -138,6 +138,9 @@ class ScheduleSettings:
     purge_misfire_grace_s: int = 86400
     resume_interval_s: int = 300
     anchor_interval_s: int = 3600  # the audit chain's head copied to the object store
+    # The daily check of data-subject requests due within requests_due_days (or overdue).
+    requests_due_cron: str = "0 7 * * *"
+    requests_due_days: int = 7
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,6 +295,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "schedule.purge_misfire_grace_s": (1, 7 * 86400),
     "schedule.resume_interval_s": (10, 86400),
     "schedule.anchor_interval_s": (60, 7 * 86400),
+    "schedule.requests_due_days": (0, 366),
     "hooks.max_upload_mb": (1, 1024 * 1024),
     "hooks.answer_within_s": (0, 3600),
     "hooks.token_cache_s": (0, 300),
@@ -539,6 +543,7 @@ def _check_policy_schedule_region(s: Settings) -> None:
         retention_policy(s.retention)
         zone(s.schedule.timezone)
         cron_trigger(s.schedule.purge_cron, s.schedule.timezone)
+        cron_trigger(s.schedule.requests_due_cron, s.schedule.timezone)
     except RetentionError as exc:
         raise ConfigError(str(exc)) from exc
     try:

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from callvault.settings import Settings, retention_policy
 
 if TYPE_CHECKING:
+    from consent.erasure import Erasure
+    from consent.pack import Packs
+    from consent.requests import SubjectRequests
     from retention_jobs.holds import Holds
     from retention_jobs.policy import RetentionPolicy
     from retention_jobs.purge import Purger, StepHook
@@ -197,6 +200,27 @@ class Services:
             on_step=on_step,
             **extra,
         )
+
+    def subject_requests(self, clock: Callable[[], datetime] | None = None) -> SubjectRequests:
+        from consent.requests import SubjectRequests
+        from storage.audit import AuditLog
+        from storage.clock import utcnow
+
+        audit = AuditLog(clock) if clock else AuditLog()
+        return SubjectRequests(self.catalogue, self.hasher.hash, audit=audit, clock=clock or utcnow)
+
+    def erasure(self, clock: Callable[[], datetime] | None = None) -> Erasure:
+        from consent.erasure import Erasure
+        from retention_jobs.holds import holds_for
+        from storage.clock import utcnow
+
+        return Erasure(self.subject_requests(clock), self.store, holds_for, clock=clock or utcnow)
+
+    def packs(self, clock: Callable[[], datetime] | None = None) -> Packs:
+        from consent.pack import Packs
+        from retention_jobs.holds import holds_for
+
+        return Packs(self.subject_requests(clock), self.recordings(), self.audio, holds_for)
 
     def holds(self, clock: Callable[[], datetime] | None = None) -> Holds:
         from retention_jobs.holds import Holds

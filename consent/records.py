@@ -20,11 +20,13 @@ def store_consent_only(
     actor: str,
     audit: AuditLog | None = None,
     clock: Callable[[], datetime] = utcnow,
+    caller_hash: str | None = None,
 ) -> int:
     """Append the record (and its audit event) in one transaction; returns its row id.
 
     Idempotent per call: a record already stored for this call with the same document is
-    not stored twice (the agent may retry after a crash).
+    not stored twice (the agent may retry after a crash). ``caller_hash`` (the keyed E.164
+    hash, never the number) lets a data-subject request find the call.
     """
     audit = audit or AuditLog(clock)
     doc = canonical_json(document)
@@ -33,7 +35,11 @@ def store_consent_only(
         if existing is not None:
             return existing.id
         row = ConsentRecordRow(
-            call_id=call_id, recording_id=None, received_at=clock(), document=doc
+            call_id=call_id,
+            recording_id=None,
+            received_at=clock(),
+            document=doc,
+            caller_hash=caller_hash,
         )
         s.add(row)
         s.flush()

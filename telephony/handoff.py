@@ -120,7 +120,13 @@ class Handoff:
         caller, staff = path / "caller.wav", path / "staff.wav"
         has_audio = consent.get("recorded") and caller.is_file() and staff.is_file()
         if not has_audio:
-            store_consent_only(self.pipeline.catalogue, meta["call_id"], consent, actor=self.actor)
+            store_consent_only(
+                self.pipeline.catalogue,
+                meta["call_id"],
+                consent,
+                actor=self.actor,
+                caller_hash=self.pipeline.hasher.hash_or_none(meta.get("caller")),
+            )
             self._remove(path)
             return HandoffResult(flow_id, "consent-only")
         if self._already_handed_over(flow_id):

@@ -35,6 +35,7 @@ GROUPS = (
     "users",
     "qa",
     "disclosures",
+    "requests",
 )
 
 log = logging.getLogger("callvault")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -166,6 +167,9 @@ class ConsentRecordRow(Base):
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     document: Mapped[str] = mapped_column(Text)  # canonical JSON
+    # A consent-only call's caller (keyed E.164 hash, never the number), so a data-subject
+    # request finds it (migration 0013); NULL on rows stored with their recording.
+    caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class AuditEvent(Base):
@@ -663,3 +667,75 @@ class CompressionJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_compression_jobs_state_not_before", "state", "not_before"),)
+
+
+# -- data-subject requests (issue 11; consent/requests.py) ---------------------------------------
+
+
+class SubjectRequest(Base):
+    """A data-subject request (access, erasure, …) and its statutory clock (consent/clock.py)."""
+
+    __tablename__ = "subject_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SR-XXXXXXXX
+    kind: Mapped[str] = mapped_column(String(16))
+    # received → verified → in-progress → completed | refused | withdrawn
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    opened_by: Mapped[str] = mapped_column(String(120))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verified_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    verified_how: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    extension_months: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    identifiers: Mapped[list[SubjectRequestIdentifier]] = relationship(
+        cascade="all, delete-orphan", order_by="SubjectRequestIdentifier.id", lazy="selectin"
+    )
+
+
+class SubjectRequestIdentifier(Base):
+    """What to search for: a caller number (kept only as its E.164 keyed hash) or a case ID."""
+
+    __tablename__ = "subject_request_identifiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # caller | case-id
+    value: Mapped[str] = mapped_column(String(fields.CASE_ID.max_len))  # hash or case ID
+
+
+class SubjectRequestDecision(Base):
+    """What is to happen to one recording of a request (erase, keep) and who decided it: an
+    erasure is proposed by one DPO and approved by another (consent/erasure.py)."""
+
+    __tablename__ = "subject_request_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True
+    )
+    recording_id: Mapped[str] = mapped_column(String(36), index=True)  # outlives the recording
+    decision: Mapped[str] = mapped_column(String(8))  # erase | keep
+    # erase: proposed → erased | refused (held); keep: kept
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(120))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("uq_subject_request_decision", "request_id", "recording_id", unique=True),
+    )

@@ -132,8 +132,9 @@ def test_serve_registers_jobs_and_stops_cleanly(
         err = stop(proc, sig)
     assert "stopping" in err and err.rstrip().endswith("stopped")
     stored = stored_next_runs(served.catalogue.engine)
-    # The purge and the audit anchor are shared jobs (stored); the spool job is per node, in memory.
-    assert set(stored) == {"retention-purge", "audit-anchor"}
+    # The purge, the audit anchor and the requests' due check are shared jobs (stored); the
+    # spool job is per node, in memory.
+    assert set(stored) == {"retention-purge", "audit-anchor", "requests-due"}
     assert stored["retention-purge"] is not None
     assert stored["retention-purge"] > datetime.now(UTC)
     proc = serve(backend)  # a restart keeps the stored job and its next run time
