@@ -105,9 +105,10 @@ class Recording(Base):
         # never scanned again; see docs/adr (retention) and bench/purge.py.
         Index("ix_recordings_state_expires_at", "state", "expires_at"),
         # The portal's usual searches: one service (or staff member) over a date range, newest
-        # first, with a count; see bench/portal.py.
-        Index("ix_recordings_service_started_at", "service", "started_at"),
-        Index("ix_recordings_agent_started_at", "agent", "started_at"),
+        # first, with a count; see bench/portal.py. The ID is in them for the count's
+        # restriction check (NOT EXISTS by ID) and the keyset's tie-breaker (migration 0014).
+        Index("ix_recordings_service_started_id", "service", "started_at", "id"),
+        Index("ix_recordings_agent_started_id", "agent", "started_at", "id"),
     )
 
 

@@ -13,6 +13,7 @@ from tests.portal.conftest import Site
 
 ROLES = ("sup-housing", "sup-waste", "qa-all", "dpo", "auditor", "admin", "platform")
 FORM = {"reason_code": "quality", "reason": "matrix", "case_id": "MATRIX-1"}
+HOOKS_ONLY = (403, 403, 403, 403, 403, 403, 200)
 DPO_ONLY = (403, 403, 403, 200, 403, 403, 403)
 DPO_BAD_INPUT = (403, 403, 403, 400, 403, 403, 403)
 ON_RECORDING = (403, 404, 403, 400, 403, 403, 403)  # sup-waste cannot see the housing call
@@ -70,6 +71,11 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         ON_RECORDING,
     ),
     "api rectify": ("POST", "/api/v1/recordings/{id}/rectify", {"reason": ""}, ON_RECORDING),
+    # the platform hooks: platform tokens only (portal/hooks/auth.py)
+    "hook decision": ("POST", "/hooks/v1/incoming-call", "hook", HOOKS_ONLY),
+    "hook upload": ("POST", "/hooks/v1/recordings", "json", (*HOOKS_ONLY[:6], 400)),
+    "hook status": ("GET", "/hooks/v1/recordings/{id}", None, (*HOOKS_ONLY[:6], 404)),
+    "hook event": ("POST", "/hooks/v1/calls/no-such-call/events", "event", (*HOOKS_ONLY[:6], 404)),
 }
 CASES = [
     pytest.param(role, endpoint, spec[3][i], id=f"{role}-{endpoint}")
@@ -90,6 +96,10 @@ def test_role_endpoint_matrix(site: Site, role: str, endpoint: str, expected: in
         kwargs["data"] = {"reason": ""}
     elif isinstance(kind, dict):
         kwargs["json"] = kind
+    elif kind == "hook":
+        kwargs["json"] = {"platform_call_id": f"matrix-{role}", "caller": None, "dialled": "1"}
+    elif kind == "event":
+        kwargs["json"] = {"type": "hangup"}
     elif kind == "json":
         kwargs["json"] = {"reason": "matrix"} if "access" in path else {"service": "housing"}
     with httpx.Client(base_url=site.base, headers=headers, timeout=30) as c:
