@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def sox_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def upload(
     c: httpx.Client,
-    manifest: dict[str, object],
+    manifest: Mapping[str, object],
     audio: bytes,
     key: str | None = None,
     filename: str = "call.wav",
