@@ -45,6 +45,7 @@ from bench._audio import loop_to, make_call  # noqa: E402
 from callvault.settings import load_settings  # noqa: E402
 from callvault.wiring import Services  # noqa: E402
 from portal.auth.users import Users  # noqa: E402
+from portal.timing import app_duration_ms  # noqa: E402
 from storage.ingest import IngestRequest  # noqa: E402
 from tests.servers import start_postgres, start_seaweedfs  # noqa: E402
 
@@ -82,25 +83,32 @@ def rss_mb(pid: int) -> float:
     return -1.0
 
 
-def config_for(work: Path, pg_url: str, s3: Any, bucket: str, port: int) -> Path:
-    cfg = work / "callvault.toml"
+def config_for(
+    work: Path, pg_url: str, s3: Any, bucket: str, port: int, compress: str = "at-ingest"
+) -> Path:
+    """`compress = "at-ingest"` gives the compact form a recording has once a worker has
+    compressed it; "later" leaves the WAV committed at hang-up (before any worker runs)."""
+    cfg = work / f"callvault-{compress}.toml"
     cfg.write_text(
         f'[database]\nurl = "{pg_url}"\n\n[store]\nbackend = "s3"\n\n'
         f'[s3]\nendpoint_url = "{s3.endpoint_url}"\nbucket = "{bucket}"\nregion = "{s3.region}"\n'
         f'access_key_id = "{s3.access_key}"\nsecret_access_key = "{s3.secret_key}"\n'
         "path_style = true\ncreate_bucket = true\n\n"
-        f'[portal]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[portal]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        f'[audio]\ncompress = "{compress}"\n'
     )
     return cfg
 
 
-def seed(svc: Services, work: Path, total: int, hour_s: float) -> str:
-    """One real recorded call of `hour_s` seconds through the pipeline, then `total` rows."""
-    call = loop_to(make_call(work / "call.wav", 120), work / "hour.wav", hour_s)
+def ingest_hour(svc: Services, work: Path, hour_s: float, call_id: str) -> str:
+    """One real recorded call of `hour_s` seconds through the pipeline."""
+    hour = work / "hour.wav"
+    if not hour.exists():
+        loop_to(make_call(work / "call.wav", 120), hour, hour_s)
     r = svc.pipeline().ingest(
-        call,
+        hour,
         IngestRequest(
-            call_id="bench-hour",
+            call_id=call_id,
             caller="+44 1277 312 500",
             service=SERVICES[3],
             agent="agent-3",
@@ -111,6 +119,12 @@ def seed(svc: Services, work: Path, total: int, hour_s: float) -> str:
     )
     if r.state != "stored":
         raise SystemExit(f"ingest of the hour-long call failed: {r.message}")
+    return r.recording_id
+
+
+def seed(svc: Services, work: Path, total: int, hour_s: float) -> str:
+    """One real recorded call of `hour_s` seconds (compact form), then `total` rows."""
+    rid = ingest_hour(svc, work, hour_s, "bench-hour")
     t = time.perf_counter()
     with svc.catalogue.engine.begin() as conn:
         conn.execute(text(FILL), {"total": total, "now": NOW})
@@ -119,18 +133,34 @@ def seed(svc: Services, work: Path, total: int, hour_s: float) -> str:
     with svc.catalogue.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE recordings"))
     print(f"seeded {total:,} rows in {time.perf_counter() - t:.1f} s", flush=True)
-    return r.recording_id
+    return rid
 
 
-def timed(fn: Any, reps: int, warm: int = 3) -> list[float]:
+def timed(fn: Any, reps: int, warm: int = 3) -> dict[str, Any]:
+    """Round trips (client clock) and the server's own `Server-Timing: app;dur` of `fn()`'s
+    answer, `reps` of each after `warm` warm-ups."""
     for _ in range(warm):
         fn()
-    out = []
+    trips, server = [], []
     for _ in range(reps):
         t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+        r = fn()
+        trips.append((time.perf_counter() - t) * 1000)
+        dur = app_duration_ms(r.headers.get("server-timing"))
+        if dur is not None:
+            server.append(dur)
+    return {**summary(trips), "server": summary(server) if server else None}
+
+
+def server_ms(t: dict[str, Any] | None) -> str:
+    if not t or not t.get("server"):
+        return "no Server-Timing"
+    return f"{t['server']['median_ms']:.1f} ms"
+
+
+def ok(r: httpx.Response) -> httpx.Response:
+    r.raise_for_status()
+    return r
 
 
 def summary(ms: list[float]) -> dict[str, float]:
@@ -165,18 +195,12 @@ def search_bench(base: str, token: str, password: str, reps: int) -> dict[str, A
         body = first.json()
         out["rows"] = len(body["items"])
         out["total"] = body.get("total")
-        out["api_first_page"] = summary(
-            timed(lambda: c.get("/api/v1/recordings", params=params).raise_for_status(), reps)
-        )
+        out["api_first_page"] = timed(lambda: ok(c.get("/api/v1/recordings", params=params)), reps)
         cursor = body.get("next_cursor")
         if cursor:
-            out["api_next_page"] = summary(
-                timed(
-                    lambda: c.get(
-                        "/api/v1/recordings", params={**params, "cursor": cursor}
-                    ).raise_for_status(),
-                    reps,
-                )
+            out["api_next_page"] = timed(
+                lambda: ok(c.get("/api/v1/recordings", params={**params, "cursor": cursor})),
+                reps,
             )
     with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as c:
         login(c, "bench", password)
@@ -187,9 +211,7 @@ def search_bench(base: str, token: str, password: str, reps: int) -> dict[str, A
         }
         r = c.get("/search", params=page_params)
         out["page_status"] = r.status_code
-        out["html_page"] = summary(
-            timed(lambda: c.get("/search", params=page_params).raise_for_status(), reps)
-        )
+        out["html_page"] = timed(lambda: ok(c.get("/search", params=page_params)), reps)
     return out
 
 
@@ -296,16 +318,22 @@ def main() -> int:
         proc = None
         try:
             port = free_port()
-            cfg = config_for(work, pg.create_database("bench"), s3, "portalbench", port)
+            db = pg.create_database("bench")
+            cfg = config_for(work, db, s3, "portalbench", port)
             svc = Services.build(load_settings(cfg, environ={}))
+            fresh = Services.build(
+                load_settings(config_for(work, db, s3, "portalbench", port, "later"), environ={})
+            )
             try:
                 svc.init()
                 rid = seed(svc, work, total, hour_s)
+                wav_rid = ingest_hour(fresh, work, hour_s, "bench-hour-fresh")
                 users = Users(svc.catalogue)
                 users.add("bench", "supervisor", password=password, actor="bench")
                 token = users.issue_token("bench", label="bench", actor="bench")
             finally:
                 svc.close()
+                fresh.close()
             log = work / "portal.log"
             env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
             with open(log, "wb") as f:
@@ -327,23 +355,29 @@ def main() -> int:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"portal did not start:\n{log.read_text()[-2000:]}")
                 time.sleep(0.2)
-            out["rows"] = total + 1
+            out["rows"] = total + 2
             out["search"] = search_bench(base, token, password, reps)
             s = out["search"]
             print(
                 f"search (service + 30 days, 50 rows, {s['total']} matching) among "
-                f"{total + 1:,}: API {s['api_first_page']['median_ms']:.1f} ms median, "
-                f"next page {s.get('api_next_page', {}).get('median_ms', float('nan')):.1f} ms, "
-                f"HTML page {s['html_page']['median_ms']:.1f} ms",
+                f"{total + 2:,}: API {s['api_first_page']['median_ms']:.1f} ms median round trip "
+                f"({server_ms(s['api_first_page'])} server), next page "
+                f"{s.get('api_next_page', {}).get('median_ms', float('nan')):.1f} ms "
+                f"({server_ms(s.get('api_next_page'))}), HTML page "
+                f"{s['html_page']['median_ms']:.1f} ms ({server_ms(s['html_page'])})",
                 flush=True,
             )
-            out["first_byte"] = first_byte_bench(base, token, rid, 20 if not args.quick else 5)
-            fb = out["first_byte"]
-            print(
-                f"first audio byte at 80 % of a {hour_s / 60:.0f}-minute recording "
-                f"({fb['bytes']:,} bytes, HTTP {fb['status']}): {fb['median_ms']:.1f} ms median",
-                flush=True,
-            )
+            n = 20 if not args.quick else 5
+            out["first_byte"] = first_byte_bench(base, token, rid, n)
+            out["first_byte_fresh_wav"] = first_byte_bench(base, token, wav_rid, n)
+            for key, form in (("first_byte", "compact"), ("first_byte_fresh_wav", "fresh WAV")):
+                fb = out[key]
+                print(
+                    f"first audio byte at 80 % of a {hour_s / 60:.0f}-minute recording, {form} "
+                    f"({fb['bytes']:,} bytes, HTTP {fb['status']}): {fb['median_ms']:.1f} ms "
+                    "median",
+                    flush=True,
+                )
             out["memory"] = memory_bench(base, token, rid, proc.pid, 20)
             m = out["memory"]
             print(
