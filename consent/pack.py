@@ -274,11 +274,13 @@ class Packs:
                 },
             )
 
-    def write(self, plan: PackPlan, out: Path, advance: Advance | None = None) -> dict[str, Any]:
+    def write(
+        self, plan: PackPlan, out: Path, advance: Advance | None = None, *, force: bool = False
+    ) -> dict[str, Any]:
         """Write the pack to ``out`` (via a temporary file renamed when complete)."""
         from storage.export import OutputFile
 
-        target = OutputFile(out)
+        target = OutputFile(out, force=force)
         try:
             with open(target.tmp, "wb") as f:
                 for chunk in self.stream(plan, advance, work_parent=target.tmp.parent):

@@ -2,8 +2,8 @@
 
 A recording is found by its caller hash or by one of its case IDs, within the request's date
 range; so is a consent-only record (a call with no audio) by the caller hash it was stored with.
-A recording a request already decided about stays found after it is destroyed (its caller hash
-is scrubbed then), so the request's history keeps showing it, as destroyed.
+A recording a request for the same caller decided about stays found after it is destroyed (its
+caller hash is scrubbed then), so later requests and the history keep showing it, as destroyed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from storage.catalogue.models import (
     RecordingCaseRef,
     SubjectRequest,
     SubjectRequestDecision,
+    SubjectRequestIdentifier,
 )
 
 # (session, recording ids) → references of the active legal holds covering each one; wired to
@@ -59,8 +60,16 @@ def find(s: Session, r: SubjectRequest) -> Found:
         .join(CaseRef, CaseRef.id == RecordingCaseRef.case_ref_id)
         .where(CaseRef.reference.in_(cases))
     )
+    # Requests naming the same caller (or this one) remember what they decided about, also
+    # once a recording is destroyed and its caller hash gone.
+    related = select(SubjectRequestIdentifier.request_id).where(
+        SubjectRequestIdentifier.kind == "caller", SubjectRequestIdentifier.value.in_(hashes)
+    )
     decided = select(SubjectRequestDecision.recording_id).where(
-        SubjectRequestDecision.request_id == r.id
+        or_(
+            SubjectRequestDecision.request_id == r.id,
+            SubjectRequestDecision.request_id.in_(related),
+        )
     )
     match = [Recording.caller_hash.in_(hashes), Recording.id.in_(by_case)]
     stmt = (

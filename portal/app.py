@@ -20,6 +20,8 @@ from portal.routes import (
     disclosures_pages,
     health,
     recording_pages,
+    requests_api,
+    requests_pages,
     rights_api,
     search_pages,
 )
@@ -56,6 +58,8 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     app.include_router(api.router, dependencies=authed)
     app.include_router(disclosures_pages.router, dependencies=authed)
     app.include_router(rights_api.router, dependencies=authed)
+    app.include_router(requests_pages.router, dependencies=authed)
+    app.include_router(requests_api.router, dependencies=authed)
     if hooks is not None:
         # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
         # notice audio is open (every caller hears it; platforms fetch it without a token).

@@ -152,7 +152,7 @@ def cmd_pack(args: argparse.Namespace, ctx: Context) -> int:
         args.request, actor=actor(), both_channels=args.both_channels, reason=args.reason
     )
     with progress(f"pack {args.request}", total=len(plan.recordings), unit="recording(s)") as adv:
-        view = packs.write(plan, Path(args.out), adv)
+        view = packs.write(plan, Path(args.out), adv, force=args.force)
     emit(
         args,
         view,
@@ -274,6 +274,7 @@ def register(cli: Registrar) -> None:
         help="include the staff member's voice (needs --reason)",
     )
     pk.add_argument("--reason", help="why both channels are included (audited)")
+    pk.add_argument("--force", action="store_true", help="replace FILE.zip if it exists")
     for name, handler, help_ in (
         ("erase", cmd_erase, "propose erasing the request's recordings (a second DPO approves)"),
         ("keep", cmd_keep, "objection: keep recordings, with the reason"),

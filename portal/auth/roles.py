@@ -31,13 +31,14 @@ SEE_RESTRICTED = "see-restricted"  # restricted recordings (everyone else: 404, 
 RESTRICT = "restrict"  # restrict a recording, or lift its restriction
 RECTIFY = "rectify"  # correct a recording's metadata (append-only history)
 DISCLOSE = "disclose"  # the disclosure register: record a disclosure, read the register
+REQUESTS = "requests"  # data-subject requests: open, move, pack, propose and approve erasure
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     SUPERVISOR: frozenset({SEARCH, VIEW, PLAY, TAG, EVALUATE, QA_REPORTS}),
     QA: frozenset({SEARCH, VIEW, PLAY, EVALUATE, QA_REPORTS}),
     DPO: frozenset(
         {SEARCH, VIEW, PLAY, DOWNLOAD, TAG, CONSENT_ONLY, AUDIT}
-        | {SEE_RESTRICTED, RESTRICT, RECTIFY, DISCLOSE}
+        | {SEE_RESTRICTED, RESTRICT, RECTIFY, DISCLOSE, REQUESTS}
     ),
     AUDITOR: frozenset({AUDIT}),
     # The first user `callvault init` makes is an admin, who must be able to find, play and

@@ -13,9 +13,10 @@ from tests.portal.conftest import Site
 
 ROLES = ("sup-housing", "sup-waste", "qa-all", "dpo", "auditor", "admin", "platform")
 FORM = {"reason_code": "quality", "reason": "matrix", "case_id": "MATRIX-1"}
-HOOKS_ONLY = (403, 403, 403, 403, 403, 403, 200)
 DPO_ONLY = (403, 403, 403, 200, 403, 403, 403)
 DPO_BAD_INPUT = (403, 403, 403, 400, 403, 403, 403)
+DPO_NOT_FOUND = (403, 403, 403, 404, 403, 403, 403)
+HOOKS_ONLY = (403, 403, 403, 403, 403, 403, 200)
 ON_RECORDING = (403, 404, 403, 400, 403, 403, 403)  # sup-waste cannot see the housing call
 DISCLOSE_BODY = {"recipient": "", "kind": "", "basis": "", "reference": "", "reason": ""}
 # endpoint -> (method, path, body kind (or a JSON body), expected status per role, ROLES order)
@@ -71,6 +72,19 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         ON_RECORDING,
     ),
     "api rectify": ("POST", "/api/v1/recordings/{id}/rectify", {"reason": ""}, ON_RECORDING),
+    # Data-subject requests: the dpo alone; the dpo's calls are bad input or name no request.
+    "requests page": ("GET", "/requests", None, DPO_ONLY),
+    "open request (form)": ("POST", "/requests", "empty-form", DPO_BAD_INPUT),
+    "request page": ("GET", "/requests/SR-NONE", None, DPO_NOT_FOUND),
+    "request pack (form)": ("POST", "/requests/SR-NONE/pack", "empty-form", DPO_NOT_FOUND),
+    "approve (form)": ("POST", "/requests/SR-NONE/approve", "empty-form", DPO_NOT_FOUND),
+    "api requests": ("GET", "/api/v1/requests", None, DPO_ONLY),
+    "api open request": ("POST", "/api/v1/requests", {"kind": ""}, DPO_BAD_INPUT),
+    "api request": ("GET", "/api/v1/requests/SR-NONE", None, DPO_NOT_FOUND),
+    "api verify": ("POST", "/api/v1/requests/SR-NONE/verify", {"how": "x"}, DPO_NOT_FOUND),
+    "api erase": ("POST", "/api/v1/requests/SR-NONE/erase", {"reason": "x"}, DPO_NOT_FOUND),
+    "api approve": ("POST", "/api/v1/requests/SR-NONE/approve", {}, DPO_NOT_FOUND),
+    "api pack": ("POST", "/api/v1/requests/SR-NONE/pack", {}, DPO_NOT_FOUND),
     # the platform hooks: platform tokens only (portal/hooks/auth.py)
     "hook decision": ("POST", "/hooks/v1/incoming-call", "hook", HOOKS_ONLY),
     "hook upload": ("POST", "/hooks/v1/recordings", "json", (*HOOKS_ONLY[:6], 400)),
