@@ -21,6 +21,7 @@ from storage.catalogue.models import (
     RecordingCaseRef,
     RecordingKey,
 )
+from storage.outbox import emit
 from storage.spool import Job
 
 
@@ -115,6 +116,7 @@ def commit_job(
             "invalid_fields": req.get("invalid_fields") or [],
         },
     )
+    emit(s, "recording.stored", {"recording_id": job.id})  # webhooks: same transaction
 
 
 def link_case(

@@ -35,6 +35,7 @@ from storage.catalogue.models import (
 from storage.compression_queue import object_keys
 from storage.errors import StorageError
 from storage.objects.base import ObjectStore
+from storage.outbox import emit
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def write_records(
             session, actor=actor, action=action, recording_id=dr.recording_id, details=details
         )
         dr.audit_seq = view["audit_seq"] = ev.seq
+        if dr.kind == "recording":  # webhooks, in the destruction's transaction
+            emit(session, "recording.destroyed", {"recording_id": dr.recording_id})
         views.append(view)
     session.add_all(records)
     session.flush()
