@@ -77,7 +77,6 @@ def preview(
         tail = page[-1]
         last = (tail.expires_at or report.as_of, tail.id)
     preview_consent_only(catalogue, policy, report)
-    survey_restricted(catalogue, report)
 
 
 def survey_restricted(catalogue: Catalogue, report: PurgeReport) -> None:

@@ -31,7 +31,7 @@ from retention_jobs.consent import purge_consent_only
 from retention_jobs.errors import RetentionError
 from retention_jobs.holds import holds_for
 from retention_jobs.policy import RetentionPolicy
-from retention_jobs.preview import preview
+from retention_jobs.preview import preview, survey_restricted
 from retention_jobs.report import PurgeReport
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -259,6 +259,7 @@ class Purger:
             ]
             report.unassigned = claims.unassigned_count(s)
             report.in_progress_elsewhere = claims.in_progress_count(s, self._stale_before())
+        survey_restricted(self.catalogue, report)
 
     def _record_failure(self, report: PurgeReport, actor: str) -> int:
         """Audit the failure (best effort); returns how many rows this run left mid-way."""
@@ -294,6 +295,7 @@ def _summary(report: PurgeReport) -> dict[str, Any]:
         "destroyed": len(report.destroyed),
         "consent_records_destroyed": len(report.consent_destroyed),
         "held": len(report.held),
+        "restricted": len(report.restricted),
         "reassigned": report.reassigned,
         "claims_lost": report.claims_lost,
         "unassigned": report.unassigned,

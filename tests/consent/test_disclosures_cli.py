@@ -167,6 +167,7 @@ def test_restriction_keeps_from_purge_and_evaluation_until_lifted(
     assert why["recording_id"] == kept and "restricted" in why["reason"]
     done = run_json(backend, "retention", "run", "--now", FAR_FUTURE)
     assert [d["recording_id"] for d in done["destroyed"]] == [other]
+    assert [d["recording_id"] for d in done["restricted"]] == [kept]
     assert run_json(backend, "recordings", "show", kept)["restricted"] is True
 
     lifted = run_json(backend, "recordings", "unrestrict", kept, "--reason", "claim settled")
