@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.requests import RequestError, SubjectRequests, _reason
+from consent.requests import RequestError, SubjectRequests, reason_text
 from consent.requests_find import HoldLookup, find
 from storage.catalogue.models import Recording, SubjectRequest, SubjectRequestDecision
 from storage.clock import utcnow
@@ -117,7 +117,7 @@ class Erasure:
     def _decide(
         self, request_id: str, decision: str, reason: str, actor: str, ids: Sequence[str]
     ) -> dict[str, Any]:
-        reason = _reason(reason, f"{decision} reason (--reason)")
+        reason = reason_text(reason, f"{decision} reason (--reason)")
         with self.catalogue.session() as s:
             r = self._request(s, request_id)
             self.requests.start(s, r, actor=actor, why=f"{decision} decision")

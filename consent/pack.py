@@ -10,15 +10,11 @@ last byte has been produced, one audit event records the pack's SHA-256, size an
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,65 +24,17 @@ from consent import disclosures, rectification
 from consent.errors import ConsentError
 from consent.pack_audio import EXTENSIONS, caller_files, decode_to_wav, workdir
 from consent.pack_cover import cover_text
-from consent.requests import SubjectRequests, _reason, request_view
+from consent.pack_plan import PackPlan, as_json, disclosure_doc, index_csv, recording_doc, summary
+from consent.requests import SubjectRequests, reason_text, request_view
 from consent.requests_find import HoldLookup, consent_view, find, standing
 from storage.audio import AudioTools
 from storage.catalogue.models import ConsentRecordRow
 from storage.crypto import raise_integrity
 from storage.retrieval import Recordings, recording_view
 
-SCHEMA = "callvault-subject-pack/1"
 CHUNK = 256 * 1024
 PACK_KINDS = ("access", "portability")
 Advance = Callable[[int], None]
-
-
-@dataclass
-class PackPlan:
-    """What goes in a pack, gathered in one transaction; ``files`` fill in as it streams."""
-
-    request: dict[str, Any]
-    actor: str
-    at: datetime
-    both_channels: bool
-    reason: str | None
-    recordings: list[dict[str, Any]]
-    consent_only: list[dict[str, Any]]
-    disclosures: list[dict[str, Any]]
-    audio: dict[str, tuple[str, int, int, str]]  # id → stored format, rate, bytes, SHA-256
-    files: list[dict[str, Any]] = field(default_factory=list)
-    sha256: str | None = None
-    size: int = 0
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "request": self.request,
-            "generated_at": self.at.isoformat(),
-            "both_channels": self.both_channels,
-            "both_channels_reason": self.reason,
-            "recordings": self.recordings,
-            "consent_only": self.consent_only,
-            "disclosures": self.disclosures,
-        }
-
-
-def _recording_doc(view: dict[str, Any], st: dict[str, Any]) -> dict[str, Any]:
-    """What the subject gets about one recording: no storage internals, no staff name."""
-    keep = ("id", "call_id", "started_at", "ended_at", "duration_s", "channels", "service")
-    doc = {k: view[k] for k in keep} | {"case_ids": view["case_ids"]}
-    return doc | {
-        "status": st["status"],
-        "retention_class": view["retention_class"],
-        "expires_at": view["expires_at"],
-        "destroyed_at": st["destroyed_at"],
-        "destroyed_by": st["destroyed_by"],
-        "consent": [],
-        "disclosures": [],
-        "rectifications": [],
-        "files": [],
-        "audio_note": None,
-    }
 
 
 class _Sink:
@@ -138,7 +86,7 @@ class Packs:
                     "--both-channels needs --reason: the staff member's voice is a third "
                     "party's data, so including it is a recorded decision"
                 )
-            reason = _reason(reason, "both-channels reason (--reason)")
+            reason = reason_text(reason, "both-channels reason (--reason)")
         cat = self.requests.catalogue
         with cat.session() as s:
             r = self.requests.get(s, request_id, lock=True)
@@ -152,8 +100,7 @@ class Packs:
             ids = [x.id for x in found.recordings]
             states = standing(s, found.recordings, self.holds_of)
             docs = {
-                x.id: _recording_doc(recording_view(x, None), states[x.id])
-                for x in found.recordings
+                x.id: recording_doc(recording_view(x, None), states[x.id]) for x in found.recordings
             }
             for row in s.scalars(
                 select(ConsentRecordRow)
@@ -186,7 +133,7 @@ class Packs:
                 reason=reason,
                 recordings=list(docs.values()),
                 consent_only=[consent_view(c) for c in found.consent_only],
-                disclosures=[_disclosure_doc(d, set(ids)) for d in told],
+                disclosures=[disclosure_doc(d, set(ids)) for d in told],
                 audio=audio,
             )
 
@@ -222,13 +169,13 @@ class Packs:
                     for name, chunks, meta in self._audio(plan, rid, work):
                         yield from put(f"recordings/{rid}/{name}", chunks, compress=False)
                         doc["files"].append(plan.files[-1] | meta | {"file": name})
-                yield from text(f"recordings/{rid}/recording.json", _json(doc))
+                yield from text(f"recordings/{rid}/recording.json", as_json(doc))
                 if advance:
                     advance(1)
             for c in plan.consent_only:
-                yield from text(f"consent/{c['consent_record_id']}.json", _json(c))
-            yield from text("index.csv", _index(plan))
-            yield from text("data.json", _json(plan.document()))
+                yield from text(f"consent/{c['consent_record_id']}.json", as_json(c))
+            yield from text("index.csv", index_csv(plan))
+            yield from text("data.json", as_json(plan.document()))
             yield from text("README.txt", cover_text(plan.document()))
             sums = "".join(f"{f['sha256']}  {f['file']}\n" for f in plan.files)
             zf.writestr(zipfile.ZipInfo("SHA256SUMS", stamp), sums)
@@ -292,47 +239,6 @@ class Packs:
             target.discard()
             raise
         return summary(plan, str(out))
-
-
-def summary(plan: PackPlan, where: str) -> dict[str, Any]:
-    return {
-        "request_id": plan.request["id"],
-        "out": where,
-        "sha256": plan.sha256,
-        "bytes": plan.size,
-        "both_channels": plan.both_channels,
-        "recordings": len(plan.recordings),
-        "with_audio": len(plan.audio),
-        "consent_only": len(plan.consent_only),
-        "disclosures": len(plan.disclosures),
-        "files": [f["file"] for f in plan.files] + ["SHA256SUMS"],
-    }
-
-
-def _disclosure_doc(d: dict[str, Any], ids: set[str]) -> dict[str, Any]:
-    keep = ("id", "recipient", "kind", "basis", "reference", "reason", "disclosed_at")
-    return {k: d[k] for k in keep} | {"recording_ids": [r for r in d["recording_ids"] if r in ids]}
-
-
-def _json(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def _index(plan: PackPlan) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["kind", "id", "call_id", "started_at", "duration_s", "service", "case_ids",
-                "status", "retention_class", "expires_at", "files"])  # fmt: skip
-    for d in plan.recordings:
-        w.writerow(["recording", d["id"], d["call_id"], d["started_at"], d["duration_s"],
-                    d["service"] or "", " ".join(d["case_ids"]), d["status"],
-                    d["retention_class"] or "", d["expires_at"] or "",
-                    " ".join(f["file"] for f in d["files"])])  # fmt: skip
-    for c in plan.consent_only:
-        doc = c["document"]
-        w.writerow(["consent-only", c["consent_record_id"], c["call_id"], c["received_at"], "",
-                    "", "", doc.get("outcome") or "", "", "", ""])  # fmt: skip
-    return buf.getvalue()
 
 
 def _read_and_remove(path: Path) -> Iterator[bytes]:

@@ -60,7 +60,7 @@ class Identifiers:
     until: datetime | None = None
 
 
-def _reason(value: str | None, what: str) -> str:
+def reason_text(value: str | None, what: str) -> str:
     try:
         return check_reason(value, what)
     except FieldError as exc:
@@ -211,7 +211,7 @@ class SubjectRequests:
     # -- transitions ----------------------------------------------------------------------------
 
     def verify(self, request_id: str, *, how: str, actor: str) -> dict[str, Any]:
-        how = _reason(how, "how the identity was checked (--how)")
+        how = reason_text(how, "how the identity was checked (--how)")
 
         def change(r: SubjectRequest) -> dict[str, Any]:
             r.verified_by, r.verified_how, r.verified_at = actor, how, self.clock()
@@ -237,15 +237,15 @@ class SubjectRequests:
         return self._close(request_id, "completed", "request.complete", actor, None)
 
     def refuse(self, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
-        reason = _reason(reason, "refusal reason (--reason)")
+        reason = reason_text(reason, "refusal reason (--reason)")
         return self._close(request_id, "refused", "request.refuse", actor, reason)
 
     def withdraw(self, request_id: str, *, reason: str | None, actor: str) -> dict[str, Any]:
-        text = _reason(reason, "withdrawal reason (--reason)") if reason else None
+        text = reason_text(reason, "withdrawal reason (--reason)") if reason else None
         return self._close(request_id, "withdrawn", "request.withdraw", actor, text)
 
     def extend(self, request_id: str, *, months: int, reason: str, actor: str) -> dict[str, Any]:
-        reason = _reason(reason, "extension reason (--reason)")
+        reason = reason_text(reason, "extension reason (--reason)")
         with self.catalogue.session() as s:
             r = self._open_one(s, request_id)
             c = clock_of(r).extended(months)
@@ -261,7 +261,7 @@ class SubjectRequests:
             return view
 
     def pause(self, request_id: str, *, reason: str, actor: str) -> dict[str, Any]:
-        reason = _reason(reason, "pause reason (--reason)")
+        reason = reason_text(reason, "pause reason (--reason)")
         with self.catalogue.session() as s:
             r = self._open_one(s, request_id)
             r.paused_since = clock_of(r).paused(self.today()).paused_since

@@ -14,9 +14,11 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from consent.erasure import Erasure, SelfApproval
-from consent.pack import PackPlan, Packs
+from consent.pack import Packs
+from consent.pack_plan import PackPlan
 from consent.requests import Identifiers, SubjectRequests
 from consent.requests_objection import act_on_objection
+from consent.requests_restriction import restrict_for_request
 from consent.requests_show import describe
 from portal import access
 from portal.auth import roles
@@ -96,8 +98,18 @@ class PortalRequests:
         self, user: Principal, request_id: str, decision: str, reason: str, ids: Sequence[str]
     ) -> dict[str, Any]:
         self.require(user)
+        if decision == "restrict":
+            return self.restrict(user, request_id, reason, ids)
         act = self.erasure.propose if decision == "erase" else self.erasure.keep
         return act(request_id, reason=reason, actor=user.actor, recording_ids=ids)
+
+    def restrict(
+        self, user: Principal, request_id: str, reason: str, ids: Sequence[str]
+    ) -> dict[str, Any]:
+        self.require(user)
+        return restrict_for_request(
+            self.requests, request_id, reason=reason, actor=user.actor, recording_ids=ids
+        )
 
     def approve(self, user: Principal, request_id: str, ids: Sequence[str]) -> dict[str, Any]:
         self.require(user)

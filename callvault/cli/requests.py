@@ -183,6 +183,20 @@ def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
     return _decided(args, out, "kept")
 
 
+def cmd_restrict(args: argparse.Namespace, ctx: Context) -> int:
+    from consent.requests_restriction import restrict_for_request
+
+    svc = ctx.services().subject_requests()
+    out = restrict_for_request(
+        svc, args.request, reason=args.reason, actor=actor(), recording_ids=args.recording
+    )
+    emit(args, out, lambda: print(
+        f"request {out['request_id']}: {len(out['restricted'])} recording(s) restricted, "
+        f"{len(out['already_restricted'])} already restricted"
+    ))  # fmt: skip
+    return 0
+
+
 def _decided(args: argparse.Namespace, out: dict[str, Any], what: str) -> int:
     def human() -> None:
         for d in out["decisions"]:
@@ -278,6 +292,7 @@ def register(cli: Registrar) -> None:
     for name, handler, help_ in (
         ("erase", cmd_erase, "propose erasing the request's recordings (a second DPO approves)"),
         ("keep", cmd_keep, "objection: keep recordings, with the reason"),
+        ("restrict", cmd_restrict, "restriction: restrict the recordings found, with the reason"),
     ):
         p = g.command(name, handler, help_)
         p.add_argument("request", metavar="REQ")

@@ -113,6 +113,14 @@ def keep_recordings(
     return reqs.decide(user, request_id, "keep", body.reason, body.recording_ids)
 
 
+@router.post("/requests/{request_id}/restrict", responses=ERRORS)
+def restrict_recordings(
+    reqs: Requests, user: CurrentUser, request_id: str, body: DecideBody
+) -> dict[str, Any]:
+    """Restriction request: restrict the recordings found (or those named), audited."""
+    return reqs.restrict(user, request_id, body.reason, body.recording_ids)
+
+
 @router.post("/requests/{request_id}/approve", responses=ERRORS)
 def approve_erasure(
     reqs: Requests, user: CurrentUser, request_id: str, body: ApproveBody

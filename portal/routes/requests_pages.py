@@ -138,8 +138,8 @@ def decide_page(
     reason: Text = "",
     recordings: Annotated[str, Form(max_length=20000)] = "",
 ) -> Response:
-    if decision not in ("erase", "keep"):
-        raise NotFoundError(f"no decision {decision!r} (erase or keep)")
+    if decision not in ("erase", "keep", "restrict"):
+        raise NotFoundError(f"no decision {decision!r} (erase, keep or restrict)")
 
     def act() -> object:
         return reqs.decide(user, request_id, decision, reason, words(recordings))

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from callvault.jobs import scheduled_requests_due
 from callvault.wiring import Services
+from consent import restriction
 from consent.disclosures import DisclosureRequest, Disclosures
 from consent.do_not_record import DoNotRecordList
 from consent.erasure import ErasureError
@@ -25,6 +26,7 @@ from consent.records import store_consent_only
 from consent.requests import Identifiers, RequestError
 from consent.requests_due import due_check
 from consent.requests_objection import act_on_objection
+from consent.requests_restriction import restrict_for_request
 from consent.requests_show import describe
 from retention_jobs.holds import holds_for
 from storage.audit import verify_chain
@@ -245,3 +247,22 @@ def test_due_check_logs_and_announces_due_and_overdue(
         assert json.loads(ev.payload) == {"request_id": r, "due": "2026-02-28", "overdue": True}
     # The scheduled job, as `serve` runs it (today's date: the request is long overdue).
     assert "1 overdue" in scheduled_requests_due(str(backend.config))
+
+
+def test_restriction_request_restricts_what_it_finds_and_the_pack_says_so(
+    svc: Services, speech_call: Path
+) -> None:
+    a = ingest(svc, speech_call, "call-a", caller=NUMBER)
+    requests = svc.subject_requests()
+    r = requests.open("restriction", Identifiers(callers=[SPELLING]), actor="alice")["id"]
+    requests.verify(r, how="signed letter", actor="alice")
+    out = restrict_for_request(requests, r, reason="a legal claim", actor="alice")
+    assert (out["restricted"], out["already_restricted"]) == ([a], [])
+    with svc.catalogue.session() as s:
+        row = restriction.active(s, a)
+        assert row is not None and row.request_id == r
+    access = requests.open("access", Identifiers(callers=[NUMBER]), actor="alice")["id"]
+    requests.verify(access, how="signed letter", actor="alice")
+    plan = svc.packs().plan(access, actor="alice")
+    assert [(d["id"], d["status"]) for d in plan.recordings] == [(a, "restricted")]
+    assert requests.show(r)["state"] == "in-progress"
