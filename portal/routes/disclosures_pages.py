@@ -119,20 +119,8 @@ def _on_recording(
 
 
 @router.post("/recordings/{recording_id}/restrict")
-def restrict(
-    request: Request,
-    ctx: Ctx,
-    rights: Rights,
-    user: CurrentUser,
-    recording_id: str,
-    reason: Text = "",
-) -> Response:
-    act = partial(rights.restrict, user, recording_id, reason)
-    return _on_recording(request, ctx, user, recording_id, act)
-
-
 @router.post("/recordings/{recording_id}/unrestrict")
-def unrestrict(
+def restriction(
     request: Request,
     ctx: Ctx,
     rights: Rights,
@@ -140,8 +128,9 @@ def unrestrict(
     recording_id: str,
     reason: Text = "",
 ) -> Response:
-    act = partial(rights.lift, user, recording_id, reason)
-    return _on_recording(request, ctx, user, recording_id, act)
+    """Restrict, or (at …/unrestrict) lift the restriction."""
+    do = rights.lift if request.url.path.endswith("/unrestrict") else rights.restrict
+    return _on_recording(request, ctx, user, recording_id, partial(do, user, recording_id, reason))
 
 
 @router.post("/recordings/{recording_id}/rectify")

@@ -163,3 +163,15 @@ def test_rectification_form_history_shown(site: Site) -> None:
         ]
         r = sup.post(f"/api/v1/recordings/{rid}/rectify", json={"statement": "x", "reason": "y"})
         assert r.status_code == 403
+    # The recording page's restriction forms (dpo), as a browser posts them.
+    with site.client("dpo") as c, api(site, "sup-waste") as sup:
+        token = csrf(c, f"/recordings/{rid}")
+        r = c.post(f"/recordings/{rid}/restrict", data={"csrf_token": token, "reason": "claim"})
+        assert r.status_code == 303
+        assert 'id="restricted"' in c.get(f"/recordings/{rid}").text
+        assert sup.get(f"/api/v1/recordings/{rid}").status_code == 404
+        r = c.post(f"/recordings/{rid}/unrestrict", data={"csrf_token": token, "reason": ""})
+        assert r.status_code == 400 and "reason" in r.text
+        r = c.post(f"/recordings/{rid}/unrestrict", data={"csrf_token": token, "reason": "done"})
+        assert r.status_code == 303
+        assert sup.get(f"/api/v1/recordings/{rid}").status_code == 200
