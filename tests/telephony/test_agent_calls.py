@@ -97,6 +97,13 @@ def test_normal_call_records_each_side_on_its_own_channel(
     ).total_seconds()
     assert bridged > 4
     assert abs(rec["duration_s"] - bridged) / bridged < 0.05
+    # Committed at hang-up in its cheap form; a worker compresses it, and the channel checks
+    # below run on the compressed version.
+    assert rec["format"] == "wav"
+    worker = json.loads(agent.cli("worker", "--once", "--json").stdout)
+    assert [j["state"] for j in worker["jobs"]] in (["compressed"], ["old-pending"])
+    compressed = json.loads(agent.cli("recordings", "show", rec["id"], "--json").stdout)
+    assert compressed["format"] == "opus" and compressed["stored_bytes"] * 8 < rec["stored_bytes"]
     audio = export(agent, rec["id"])
     assert abs(len(audio) / RATE - bridged) / bridged < 0.05
     caller_src, staff_src = (
@@ -430,7 +437,12 @@ def test_serve_runs_the_agent_and_the_scheduler(
     )
     assert rc == 0, err
     agent.wait_idle()
-    assert len(recordings(agent)) == 1
+    [rec] = recordings(agent)
+    deadline = time.monotonic() + 120  # serve's compression worker looks every 5 s
+    while rec["format"] != "opus" and time.monotonic() < deadline:
+        time.sleep(1)
+        [rec] = recordings(agent)
+    assert rec["format"] == "opus", "serve's worker compresses the call it committed as WAV"
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     agent.process = None
