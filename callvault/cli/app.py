@@ -36,6 +36,7 @@ GROUPS = (
     "qa",
     "disclosures",
     "requests",
+    "webhooks",
 )
 
 log = logging.getLogger("callvault")

@@ -47,6 +47,9 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
         from callvault.portal_runner import PortalComponent
 
         components.append(PortalComponent(svc))
+    from callvault.webhooks_runner import worker
+
+    components.append(worker(svc))  # outbound webhooks: the outbox's delivery worker
     stop = StopRequest()
     with serving(Node(settings.config_file, stop)):
         failed = supervise(components, stop, logger=log)
