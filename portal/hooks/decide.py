@@ -83,7 +83,7 @@ class Decider:
                     objection_digit=self.terms.objection_digit,
                 )
                 doc = opening_record(call_id, d, self.terms, now, withheld=not caller)
-                self._open(s, call_id, doc, now)
+                self._open(s, call_id, doc, now, self.dnr.hasher.hash_or_none(caller or None))
             return d
         except IntegrityError:  # the call ID was asked before (a retry): its record is open
             with self.catalogue.session() as s:
@@ -101,9 +101,16 @@ class Decider:
         except CallvaultError as exc:  # a value storage/identity refuses outright
             raise CallerUnreadable(f"caller: {exc}") from None
 
-    def _open(self, s: Session, call_id: str, doc: dict[str, Any], now: datetime) -> None:
+    def _open(
+        self, s: Session, call_id: str, doc: dict[str, Any], now: datetime, caller_hash: str | None
+    ) -> None:
+        # The caller's keyed hash (never the number) lets a data-subject request find the call.
         row = ConsentRecordRow(
-            call_id=call_id, recording_id=None, received_at=now, document=canonical_json(doc)
+            call_id=call_id,
+            recording_id=None,
+            received_at=now,
+            document=canonical_json(doc),
+            caller_hash=caller_hash,
         )
         s.add(row)
         s.flush()

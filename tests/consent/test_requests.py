@@ -38,6 +38,7 @@ from storage.catalogue.models import (
     RecordingKey,
 )
 from storage.request import IngestRequest
+from tests.callvault.test_cli_progress import on_a_terminal
 from tests.conftest import Backend
 
 NUMBER = "01277 312500"  # as stored with the calls
@@ -163,8 +164,19 @@ def test_access_request_from_the_cli_and_its_pack(
         assert f"recordings/{mine}/caller.wav" in [name for name, _ in details["contents"]]
         assert verify_chain(s).ok
 
+    # On a terminal the pack shows a progress bar on stderr (and stdout stays clean).
+    tty_zip = str(tmp_path / "t.zip")
+    args = ("--config", str(backend.config), "requests", "pack", rid, "--out", tty_zip)
+    code, said, terminal = on_a_terminal(tmp_path, *args)
+    assert code == 0 and f"pack {rid}" in terminal and "1/1" in terminal, terminal
+    assert f"pack {rid}" not in said and (tmp_path / "t.zip").exists()
+
     listed = json.loads(backend.cli("requests", "list", "--json", check=True).stdout)
     assert [r["id"] for r in listed] == [rid] and listed[0]["state"] == "in-progress"
+    due = backend.cli("requests", "list", "--due-within", "7d", check=True).stdout
+    assert rid in due and "OVERDUE" in due  # received 31 January 2026, long past due
+    bad = backend.cli("requests", "list", "--due-within", "soon")
+    assert bad.returncode == 2 and "'soon' is not a number of days" in bad.stderr
 
 
 def test_erasure_needs_a_second_dpo_spares_held_recordings_and_can_be_partial(

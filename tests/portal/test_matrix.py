@@ -84,6 +84,12 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "api verify": ("POST", "/api/v1/requests/SR-NONE/verify", {"how": "x"}, DPO_NOT_FOUND),
     "api erase": ("POST", "/api/v1/requests/SR-NONE/erase", {"reason": "x"}, DPO_NOT_FOUND),
     "api approve": ("POST", "/api/v1/requests/SR-NONE/approve", {}, DPO_NOT_FOUND),
+    "api restrict request": (
+        "POST",
+        "/api/v1/requests/SR-NONE/restrict",
+        {"reason": "x"},
+        DPO_NOT_FOUND,
+    ),
     "api pack": ("POST", "/api/v1/requests/SR-NONE/pack", {}, DPO_NOT_FOUND),
     # the platform hooks: platform tokens only (portal/hooks/auth.py)
     "hook decision": ("POST", "/hooks/v1/incoming-call", "hook", HOOKS_ONLY),
