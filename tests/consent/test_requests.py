@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from callvault.jobs import scheduled_requests_due
+from callvault.settings import load_settings
 from callvault.wiring import Services
 from consent import restriction
 from consent.disclosures import DisclosureRequest, Disclosures
@@ -39,7 +40,7 @@ from storage.catalogue.models import (
 )
 from storage.request import IngestRequest
 from tests.callvault.test_cli_progress import on_a_terminal
-from tests.conftest import Backend
+from tests.conftest import Backend, write_config
 
 NUMBER = "01277 312500"  # as stored with the calls
 SPELLING = "+44 (1277) 312-500"  # as the caller gives it on the request form
@@ -278,3 +279,49 @@ def test_restriction_request_restricts_what_it_finds_and_the_pack_says_so(
     plan = svc.packs().plan(access, actor="alice")
     assert [(d["id"], d["status"]) for d in plan.recordings] == [(a, "restricted")]
     assert requests.show(r)["state"] == "in-progress"
+
+
+def test_pack_of_opus_audio_caller_only_and_both_channels_by_decision(
+    tmp_path: Path, speech_call: Path
+) -> None:
+    config = write_config(tmp_path, '[audio]\ncompress = "at-ingest"\n')
+    svc = Services.build(load_settings(config, environ={}))
+    svc.init()
+    try:
+        rec = ingest(svc, speech_call, "call-a", caller=NUMBER)
+        with svc.catalogue.session() as s:
+            row = s.get(Recording, rec)
+            assert row is not None and row.format == "opus"
+            stored_sha = row.sha256_plaintext
+        requests = svc.subject_requests()
+        r = requests.open("portability", Identifiers(callers=[SPELLING]), actor="alice")["id"]
+        requests.verify(r, how="passport", actor="alice")
+        packs = svc.packs()
+        caller = packs.write(packs.plan(r, actor="alice"), tmp_path / "caller.zip")
+        assert f"recordings/{rec}/caller.ogg" in caller["files"]
+        with zipfile.ZipFile(tmp_path / "caller.zip") as z:
+            (tmp_path / "c.ogg").write_bytes(z.read(f"recordings/{rec}/caller.ogg"))
+        assert svc.audio.probe(tmp_path / "c.ogg").channels == 1  # the caller's side alone
+
+        plan = packs.plan(r, actor="alice", both_channels=True, reason="the officer agreed")
+        both = packs.write(plan, tmp_path / "both.zip")
+        with zipfile.ZipFile(tmp_path / "both.zip") as z:
+            stored = z.read(f"recordings/{rec}/call.ogg")
+            wav = z.read(f"recordings/{rec}/call.wav")
+            data = json.loads(z.read("data.json"))
+            cover = z.read("README.txt").decode()
+        assert hashlib.sha256(stored).hexdigest() == stored_sha  # the stored audio, as it is
+        _, channels, _ = read_wav(wav, tmp_path / "both.wav")
+        assert channels == 2 and not any("caller." in f for f in both["files"])
+        assert data["both_channels"] and data["both_channels_reason"] == "the officer agreed"
+        assert "the officer agreed" in cover and "machine-readable" in cover
+        with svc.catalogue.session() as s:
+            packs_made = [
+                json.loads(e.details)
+                for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "request.pack"))
+            ]
+        assert [(p["both_channels"], p["reason"]) for p in packs_made] == [
+            (False, None), (True, "the officer agreed")
+        ]  # fmt: skip
+    finally:
+        svc.close()
