@@ -20,6 +20,7 @@ from storage.clock import utcnow
 from storage.errors import CallvaultError
 from storage.fields import FieldError, check_reason
 from storage.identity import CallerHasher
+from storage.outbox import emit
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class DoNotRecordList:
             self.audit.append(
                 s, actor=actor, action="objection.add", details={"caller_hash": h, "reason": reason}
             )
+            emit(s, "consent.objected", {"kind": "do-not-record list"})  # no number, no hash
         return {"caller_hash": h, "reason": reason}
 
     def remove(self, number: str, *, actor: str, reason: str = "") -> str:
