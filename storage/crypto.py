@@ -1,5 +1,7 @@
 """Envelope encryption: a fresh Tink StreamingAead keyset (AES256-GCM-HKDF, 1 MB segments) per
-recording, the recording ID as associated data, the keyset wrapped by a KeyWrapper.
+recording, the recording ID as associated data, the keyset wrapped by a KeyWrapper. Audio is
+written in seekable parts (storage/parts.py); objects written before that are one Tink stream,
+and both are read.
 
 No cryptography is implemented here: Tink does the encryption, this module only wires streams
 and checksums around it.
@@ -7,6 +9,7 @@ and checksums around it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Mapping
@@ -17,12 +20,20 @@ from typing import IO, BinaryIO
 import tink
 from tink import secret_key_access, streaming_aead
 
+from storage import parts
 from storage.errors import IntegrityError, KeyUnavailableError
 from storage.keys.base import KeyWrapper, split_kek_id
 
 streaming_aead.register()
 _TEMPLATE = streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB
 CHUNK = 1 << 20
+
+
+@functools.cache
+def _cipher_part() -> int:
+    """The ciphertext length of one full part under _TEMPLATE, measured once per process."""
+    probe = tink.new_keyset_handle(_TEMPLATE).primitive(streaming_aead.StreamingAead)
+    return parts.measure(probe)
 
 
 class _HashingReader(io.RawIOBase):
@@ -43,6 +54,24 @@ class _HashingReader(io.RawIOBase):
         self.sha256.update(data)
         self.count += n
         return n
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, then the rest of `rest`."""
+
+    def __init__(self, head: bytes, rest: io.RawIOBase) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._rest.readinto(buffer)
 
 
 class _HashingWriter(io.RawIOBase):
@@ -92,21 +121,37 @@ class DataKey:
             return self.encrypt_stream(fh, dst)
 
     def encrypt_stream(self, src: IO[bytes], dst: BinaryIO) -> EncryptResult:
-        """Encrypt everything src yields (a file, or a pipe from ffmpeg) into dst."""
+        """Encrypt everything src yields (a file, or a pipe from ffmpeg) into dst, in seekable
+        parts (storage/parts.py)."""
         plain = hashlib.sha256()
         n_plain = 0
+
+        def seen(chunk: bytes) -> None:
+            nonlocal n_plain
+            plain.update(chunk)
+            n_plain += len(chunk)
+
         sink = _HashingWriter(dst)
-        with self._primitive.new_encrypting_stream(sink, self._ad) as enc:
-            while chunk := src.read(CHUNK):
-                plain.update(chunk)
-                n_plain += len(chunk)
-                enc.write(chunk)
+        parts.encrypt(self._primitive, self._ad, src, sink, _cipher_part(), seen)
         return EncryptResult(plain.hexdigest(), sink.sha256.hexdigest(), n_plain, sink.count)
 
     def decrypt_stream(self, source: BinaryIO) -> tuple[BinaryIO, _HashingReader]:
         """A plaintext reader and the hashing tap on the ciphertext (to verify at the end)."""
         tap = _HashingReader(source)
-        return self._primitive.new_decrypting_stream(tap, self._ad), tap
+        head = parts.read_exact(tap, parts.HEADER.size)
+        layout = parts.parse_header(head)
+        if layout is not None:
+            reader = parts.PartsReader(self._primitive, self._ad, tap, layout)
+            return io.BufferedReader(reader, CHUNK), tap
+        # a single Tink stream, written before the parts: give Tink back the bytes we peeked
+        legacy = io.BufferedReader(_Prefixed(head, tap), CHUNK)
+        return self._primitive.new_decrypting_stream(legacy, self._ad), tap
+
+    def decrypt_from(self, source: BinaryIO, layout: parts.Layout, first: int) -> BinaryIO:
+        """Plaintext from part `first` on, `source` being the object from that part's start
+        (a ranged read): what a seek needs."""
+        reader = parts.PartsReader(self._primitive, self._ad, source, layout, first)
+        return io.BufferedReader(reader, CHUNK)
 
     def seal(self, value: str, label: str) -> bytes:
         """Encrypt a small field (e.g. the caller number) so that crypto-shredding covers it."""

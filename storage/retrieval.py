@@ -14,7 +14,7 @@ import tink
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage import fields
+from storage import fields, parts
 from storage.audio import AudioTools
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -219,8 +219,10 @@ class Recordings:
             rec = self._get(s, recording_id)
             return recording_view(rec, self._consent(s, rec.id))
 
-    def open_audio(self, recording_id: str) -> AudioStream:
-        """The stored audio, decrypting as it is read (the portal streams it to a browser)."""
+    def open_audio(self, recording_id: str, start: int = 0) -> AudioStream:
+        """The stored audio from plaintext byte `start`, decrypting as it is read (the portal
+        streams it to a browser). A parted object (storage/parts.py) is fetched from the part
+        that holds `start`; an older single-stream object is decrypted from its beginning."""
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
             if rec.state != "stored":
@@ -230,13 +232,31 @@ class Recordings:
             rid, fmt, length = rec.id, rec.format, rec.plaintext_bytes
             kek_id, wrapped, key = rec.key.kek_id, rec.key.wrapped_keyset, rec.object_key
         data_key = self.envelope.open_data_key(rid, kek_id, wrapped)
-        source = self.store.open(key)
+        layout = None
+        if start > 0:
+            with contextlib.closing(self.store.open(key, 0, parts.HEADER.size)) as head:
+                layout = parts.parse_header(parts.read_exact(head, parts.HEADER.size))
+        if layout is not None:
+            first = layout.part_of(start)
+            source = self.store.open(key, layout.cipher_offset(first))
+            start -= first * layout.part
+        else:
+            source = self.store.open(key)
         try:
-            reader, _tap = data_key.decrypt_stream(source)
+            if layout is not None:
+                reader = data_key.decrypt_from(source, layout, first)
+            else:
+                reader, _tap = data_key.decrypt_stream(source)
         except BaseException:
             source.close()
             raise
-        return AudioStream(rid, fmt, length, reader, source)
+        audio = AudioStream(rid, fmt, length, reader, source)
+        try:
+            audio.skip(start)
+        except BaseException:
+            audio.close()
+            raise
+        return audio
 
     def tag(
         self, recording_id: str, case_id: str, *, actor: str, reason: str | None = None

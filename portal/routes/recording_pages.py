@@ -98,7 +98,8 @@ def download(
     headers["Content-Disposition"] = f'attachment; filename="{recording_id}.{ext}"'
     audio.close()
     return StreamingResponse(
-        stream.body(lambda: ctx.recordings.open_audio(recording_id), whole), headers=headers
+        stream.body(lambda start: ctx.recordings.open_audio(recording_id, start), whole),
+        headers=headers,
     )
 
 
@@ -129,7 +130,7 @@ def audio_response(ctx: PortalContext, user: Principal, grant_id: str, rng: str 
         raise not_found(g.recording_id)
     r = stream.parse_range(rng, g.length)
     return StreamingResponse(
-        stream.body(lambda: ctx.recordings.open_audio(g.recording_id), r),
+        stream.body(lambda start: ctx.recordings.open_audio(g.recording_id, start), r),
         status_code=206 if r.partial else 200,
         headers=stream.headers(r, g.length, g.format),
     )

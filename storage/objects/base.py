@@ -39,8 +39,9 @@ class ObjectStore(abc.ABC):
         """The current version's size and checksum, or None when absent."""
 
     @abc.abstractmethod
-    def open(self, key: str) -> BinaryIO:
-        """A streaming reader of the current version; the caller closes it."""
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
+        """A streaming reader of the current version (from byte `start`, at most `length`
+        bytes); the caller closes it."""
 
     @abc.abstractmethod
     def versions(self, key: str) -> list[str]:

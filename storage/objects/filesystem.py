@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import datetime
 from pathlib import Path
@@ -51,13 +52,20 @@ class FilesystemStore(ObjectStore):
         sha = side.read_text().strip() if side.is_file() else None
         return StoredObject(key, path.stat().st_size, sha)
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
         try:
-            return open(self._path(key), "rb")
+            fh = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError:
             raise NotFoundError(
                 f"object {key} is not in the filesystem store {self.root}"
             ) from None
+        fh.seek(start)
+        if length is None:
+            return fh
+        try:
+            return io.BytesIO(fh.read(length))
+        finally:
+            fh.close()
 
     def versions(self, key: str) -> list[str]:
         return ["current"] if self._path(key).is_file() else []

@@ -140,9 +140,13 @@ class S3Store(ObjectStore):
             key, int(r["ContentLength"]), r.get("Metadata", {}).get("sha256"), r.get("VersionId")
         )
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
+        extra: dict[str, str] = {}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            extra["Range"] = f"bytes={start}-{end}"
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            body = self._client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise NotFoundError(f"object {key} is not in {self._where()}") from exc

@@ -207,8 +207,10 @@ def site(
 ) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp(f"portal-{request.param}")
     call = long_speech
+    # Compressed at ingest: the form a recording has once a worker has compressed it (Opus).
+    compressed = '[audio]\ncompress = "at-ingest"\n\n'
     if request.param == "sqlite-fs":
-        config = write_config(tmp)
+        config = write_config(tmp, compressed)
     elif request.param == "sqlite-wav":
         # Stored as WAV and ~2 minutes long (~4 MB): big enough that Chromium seeks by a new
         # Range request instead of waiting for its download to get there.
@@ -219,7 +221,9 @@ def site(
         s3: S3Server = request.getfixturevalue("s3_server")
         name = "p" + uuid.uuid4().hex[:12]
         url = pg.create_database(name)
-        config = write_config(tmp, f'[database]\nurl = "{url}"\n\n' + _s3_toml(s3, name))
+        config = write_config(
+            tmp, compressed + f'[database]\nurl = "{url}"\n\n' + _s3_toml(s3, name)
+        )
     svc = Services.build(load_settings(config, environ={}))
     try:
         svc.init()
