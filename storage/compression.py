@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from storage import compression_queue as queue
+from storage import versions
 from storage.audio import FORMATS, AudioTools
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -47,6 +47,7 @@ from storage.errors import (
 )
 from storage.fsutil import create_private, private_dir
 from storage.objects.base import ObjectStore
+from storage.versions import Current
 
 log = logging.getLogger(__name__)
 StepHook = Callable[[str, str], None]  # (step, recording id)
@@ -58,17 +59,6 @@ class CompressResult:
     state: str  # compressed | old-pending | dropped | failed | retry | lost
     message: str = ""
     stored_bytes: int | None = None
-
-
-@dataclass(frozen=True)
-class _Current:
-    state: str
-    format: str
-    object_key: str
-    kek_id: str | None
-    wrapped: bytes | None
-    sha_plain: str
-    sha_cipher: str
 
 
 class Compressor:
@@ -180,24 +170,8 @@ class Compressor:
 
     # -- the steps --------------------------------------------------------------------------
 
-    def _current(self, rid: str) -> _Current | None:
-        with self.catalogue.session() as s:
-            rec = s.get(Recording, rid)
-            if rec is None:
-                return None
-            key = rec.key
-            return _Current(
-                rec.state,
-                rec.format,
-                rec.object_key,
-                key.kek_id if key else None,
-                key.wrapped_keyset if key else None,
-                rec.sha256_plaintext,
-                rec.sha256_ciphertext,
-            )
-
     def _process(self, c: queue.Claim) -> CompressResult:
-        cur = self._current(c.recording_id)
+        cur = versions.current(self.catalogue, c.recording_id)
         if cur is None or cur.state != "stored" or cur.kek_id is None or cur.wrapped is None:
             return self._drop(c, cur.state if cur else "missing")
         if c.state == "replaced":
@@ -259,7 +233,7 @@ class Compressor:
         return True
 
     def _compress(
-        self, c: queue.Claim, data_key: DataKey, cur: _Current
+        self, c: queue.Claim, data_key: DataKey, cur: Current
     ) -> tuple[Path, EncryptResult]:
         private_dir(self.work_dir)
         part = self.work_dir / f"{c.recording_id}.{c.token}.enc"
@@ -280,45 +254,25 @@ class Compressor:
             part.unlink(missing_ok=True)
             raise
 
-    def _commit(self, c: queue.Claim, cur: _Current, new_key: str, result: EncryptResult) -> bool:
+    def _commit(self, c: queue.Claim, cur: Current, new_key: str, result: EncryptResult) -> bool:
         """Switch the recording to the compact version; False when it is no longer stored."""
         with self.catalogue.session() as s:
             job = queue.held(s, c)
-            rec = s.scalar(
-                select(Recording).where(Recording.id == c.recording_id).with_for_update()
-            )
-            if rec is None or rec.state != "stored":
-                return False
-            if rec.object_key != cur.object_key or rec.sha256_ciphertext != cur.sha_cipher:
-                raise StorageError(f"recording {rec.id}: changed while it was being compressed")
-            details: dict[str, Any] = {
-                "from_format": rec.format,
-                "to_format": c.target_format,
-                "from_object_key": rec.object_key,
-                "object_key": new_key,
-                "from_stored_bytes": rec.stored_bytes,
-                "stored_bytes": result.ciphertext_bytes,
-                "sha256_plaintext": result.sha256_plaintext,
-                "sha256_ciphertext": result.sha256_ciphertext,
-                "worker": self.worker,
-            }
-            rec.format = c.target_format
-            rec.plaintext_bytes = result.plaintext_bytes
-            rec.stored_bytes = result.ciphertext_bytes
-            rec.sha256_plaintext = result.sha256_plaintext
-            rec.sha256_ciphertext = result.sha256_ciphertext
-            rec.object_key = new_key
-            job.state = "replaced"
-            job.old_object_key = cur.object_key
-            job.lease_until = self.clock() + self.lease
-            self.audit.append(
+            done = versions.switch(
                 s,
-                actor="compression-worker",
-                action="recording.compress",
-                recording_id=rec.id,
-                details=details,
+                self.audit,
+                c.recording_id,
+                cur,
+                fmt=c.target_format,
+                object_key=new_key,
+                result=result,
+                worker=self.worker,
             )
-        return True
+            if done:
+                job.state = "replaced"
+                job.old_object_key = cur.object_key
+                job.lease_until = self.clock() + self.lease
+        return done
 
     def _delete_old(self, c: queue.Claim) -> CompressResult:
         old = c.old_object_key

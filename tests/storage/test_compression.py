@@ -222,3 +222,24 @@ def test_worker_once_on_an_empty_queue_and_without_the_private_key(
     ok = b.cli("worker", "--once", "--json", check=True)
     assert [j["recording_id"] for j in json.loads(ok.stdout)["jobs"]] == [rid]
     assert json.loads(b.cli("recordings", "show", rid, "--json").stdout)["format"] == "opus"
+
+
+def test_other_formats_and_at_ingest_are_transcoded_before_the_commit(
+    backend: Backend, services: Services, speech_call: Path, tmp_path: Path
+) -> None:
+    """Only a 16-bit PCM WAV is committed as it is: an MP3 is transcoded at ingest (decoding
+    it to WAV to compress it again later would be two passes for nothing), and so is every
+    input with `[audio] compress = "at-ingest"`. Neither queues a job."""
+    mp3 = tmp_path / "call.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(speech_call), "-c:a", "libmp3lame", str(mp3)],
+        check=True,
+    )
+    assert ingest(backend, mp3, "mp3")["format"] == "opus"
+    r = backend.cli(
+        "ingest", str(speech_call), "--call-id", "now", "--json",
+        env={"CALLVAULT_AUDIO_COMPRESS": "at-ingest"}, check=True,
+    )  # fmt: skip
+    assert json.loads(r.stdout)["format"] == "opus"
+    assert count(services, CompressionJob) == 0
+    assert json.loads(backend.cli("worker", "--once", "--json", check=True).stdout)["jobs"] == []
