@@ -310,6 +310,8 @@ class Disclosures:
         return view | {"out": str(out)}
 
     def show(self, disclosure_id: str) -> dict[str, Any]:
+        if not disclosure_id.isprintable():  # PostgreSQL refuses NUL in a query
+            raise NotFoundError("no disclosure with that id")
         with self.catalogue.session() as s:
             d = s.scalar(_query().where(Disclosure.id == disclosure_id))
             if d is None:

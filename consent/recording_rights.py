@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent import rectification, restriction
+from storage.catalogue.db import Catalogue
+from storage.retrieval import Recordings
 
 
 def annotate(session: Session, view: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +21,13 @@ def annotate(session: Session, view: dict[str, Any]) -> dict[str, Any]:
     view["restriction"] = restriction.restriction_view(active) if active else None
     view["rectifications"] = rectification.history(session, [rid])[rid]
     return view
+
+
+def shown(recordings: Recordings, catalogue: Catalogue, recording_id: str) -> dict[str, Any]:
+    """The object of `recordings show ID --json` (and of ingest, and the API)."""
+    view = recordings.show(recording_id)
+    with catalogue.session() as s:
+        return annotate(s, view)
 
 
 def mark_restricted(session: Session, views: Sequence[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
 from portal.deps import Ctx
-from portal.errors import Forbidden
+from portal.errors import BadInput, Forbidden
 from portal.recordings import PortalRecordings
 from storage.catalogue.db import Catalogue
 from storage.retrieval import Recordings
@@ -61,6 +61,9 @@ class PortalRights:
         self, user: Principal, recording_id: str | None = None, recipient: str | None = None
     ) -> list[dict[str, Any]]:
         self.require(user)
+        for name, value in (("recording_id", recording_id), ("recipient", recipient)):
+            if value is not None and not value.isprintable():
+                raise BadInput(f"{name} contains a control character")
         with self.catalogue.session() as s:
             return list_disclosures(s, recording_id=recording_id, recipient=recipient)
 

@@ -55,7 +55,9 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
     result = svc.pipeline().ingest(args.files[0], request, actor=actor())
     if result.state != "stored":
         return print_results([result])
-    view = svc.recordings().show(result.recording_id)
+    from consent.recording_rights import shown
+
+    view = shown(svc.recordings(), svc.catalogue, result.recording_id)
     emit(args, view, lambda: fields(view))
     return 0
 

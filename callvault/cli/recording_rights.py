@@ -39,7 +39,7 @@ def cmd_unrestrict(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_rectify(args: argparse.Namespace, ctx: Context) -> int:
-    from consent.recording_rights import annotate
+    from consent.recording_rights import shown
     from consent.rectification import Change, rectify
 
     changes = [Change("service", args.service)] if args.service is not None else []
@@ -49,9 +49,7 @@ def cmd_rectify(args: argparse.Namespace, ctx: Context) -> int:
     svc = ctx.services()
     with svc.catalogue.session() as s:
         rectify(s, args.id, changes, actor=actor(), reason=args.reason, request_id=args.request)
-    view = svc.recordings().show(args.id)
-    with svc.catalogue.session() as s:
-        annotate(s, view)
+    view = shown(svc.recordings(), svc.catalogue, args.id)
     emit(args, view, lambda: fields(view))
     return 0
 

@@ -42,12 +42,10 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    from consent.recording_rights import annotate
+    from consent.recording_rights import shown
 
     svc = ctx.services()
-    view = svc.recordings().show(args.id)
-    with svc.catalogue.session() as s:
-        annotate(s, view)
+    view = shown(svc.recordings(), svc.catalogue, args.id)
     emit(args, view, lambda: fields(view))
     return 0
 
