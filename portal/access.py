@@ -8,7 +8,7 @@ who may not see restricted ones, is treated exactly like one that does not exist
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar, Unpack
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, false
 
@@ -17,7 +17,7 @@ from portal.auth import roles
 from portal.auth.principal import Principal
 from storage.catalogue.models import Recording
 
-S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class HasService(Protocol):
