@@ -72,6 +72,7 @@ def summary(steps: list[dict[str, Any]]) -> str:
             "RSS MB/call",
             "BYE->commit med/p95 s",
             "BYE->hangup p95/max s",
+            "notice->ring med/p95 s",
             "sipp CPU %",
             "SIP retrans",
             "stalls",
@@ -80,6 +81,7 @@ def summary(steps: list[dict[str, Any]]) -> str:
     for r in (r for r in steps if "error" not in r):
         sipp = r.get("sipp_cpu_pct") or {}
         lag, bye = r["ingest_lag_s"], r["bye_to_hangup_s"]
+        ring = r.get("notice_to_ringing_s") or {}
         err = r["duration_err_max"]
         rows.append(
             [
@@ -96,6 +98,7 @@ def summary(steps: list[dict[str, Any]]) -> str:
                 fmt(r.get("agent_rss_mib_per_call"), ".3f"),
                 f"{fmt(lag['median'], '.1f')}/{fmt(lag['p95'], '.1f')}",
                 f"{fmt(bye['p95'], '.2f')}/{fmt(bye['max'], '.2f')}",
+                f"{fmt(ring.get('median'), '.3f')}/{fmt(ring.get('p95'), '.3f')}",
                 f"{fmt(sipp.get('uac'), '.0f')}+{fmt(sipp.get('uas'), '.0f')}",
                 "/".join(str(r[k].get("Retransmissions(C)", "?")) for k in ("uac", "uas")),
                 ",".join(f"{s['thread']} {s['length_s']:.2f}" for s in r["thread_stalls"]) or "0",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -37,7 +38,7 @@ sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from _report import machine  # noqa: E402
 from _sip_audio import CALLER_TEXT, STAFF_TEXT, make_notice, make_speech  # noqa: E402
-from _sip_check import check_catalogue, sipp_stats, sipp_timeline  # noqa: E402
+from _sip_check import check_catalogue, sipp_stats, sipp_timeline, spread  # noqa: E402
 from _sip_procs import Sampler, ThreadWatch, drain, start_agent, stop  # noqa: E402
 from _sip_report import capacity, cpu_figures, summary  # noqa: E402
 
@@ -51,6 +52,8 @@ from tests.telephony.sipp import (  # noqa: E402
 )
 
 CALLVAULT = str(Path(sys.executable).parent / "callvault")
+# The agent's own stamp: the queue leg's 180 (callback time) minus the end of the notice.
+RINGING = re.compile(r"queue ringing ([+-]\d+\.\d+) s after the notice ended")
 AGENT_RTP, UAC_RTP, UAS_RTP = 20000, 26000, 29000  # below the ephemeral range (32768+)
 TOML = """
 [sip]
@@ -112,7 +115,8 @@ def run_step(
     subprocess.run(
         [CALLVAULT, "--config", str(cfg), "init"], cwd=wd, check=True, capture_output=True
     )
-    hold_ms = int((a.notice + a.grace + 0.3 + a.hold) * 1000)  # answer -> BYE at the caller
+    # answer -> BYE at the caller: the queue is dialled as the notice ends (not after the grace)
+    hold_ms = int((a.notice + a.ring_ms / 1000 + 0.3 + a.hold) * 1000)
     limit = int(n / a.rate + hold_ms / 1000 + 90)
     common = ("-rtp_threadtasks", str(a.rtp_threadtasks), "-trace_stat", "-fd", "1")
     errors: dict[str, list[str]] = {"uac": [], "uas": []}
@@ -126,7 +130,7 @@ def run_step(
         time.sleep(3)
         idle.stop()
         uas = start_sipp(
-            QueueScenario(voices["staff"], te_pt=te_pt).xml(),
+            QueueScenario(voices["staff"], te_pt=te_pt, ring_ms=a.ring_ms).xml(),
             wd,
             "queue",
             port=queue,
@@ -187,6 +191,7 @@ def run_step(
         "stderr": {k: v[-5:] for k, v in errors.items()},
         "agent_log_problems": [ln for ln in log if "ERROR" in ln or "Traceback" in ln][-20:],
         "drain_s": idle_at - last_bye if idle_at else None,
+        "notice_to_ringing_s": spread([float(m) for ln in log for m in RINGING.findall(ln)]),
     }
     res.update(check_catalogue(cfg, wd, n, sipp_timeline(wd / "uac.msg.log"), keep=a.keep))
     res.update(cpu_figures(res, idle, sampler, last_bye, idle_at))
@@ -202,7 +207,8 @@ def main() -> int:
     p.add_argument("--hold", type=float, default=30.0, help="bridged seconds per call")
     p.add_argument("--rate", type=float, default=30.0, help="calls placed per second")
     p.add_argument("--notice", type=float, default=1.5, help="notice length, s")
-    p.add_argument("--grace", type=int, default=0, help="consent.objection_grace_s")
+    p.add_argument("--grace", type=float, default=3.0, help="consent.objection_grace_s")
+    p.add_argument("--ring-ms", type=int, default=200, help="the queue rings this long (180)")
     p.add_argument("--rtp-threadtasks", type=int, default=16, help="sipp -rtp_threadtasks")
     p.add_argument("--drain-timeout", type=float, default=900.0)
     p.add_argument("--keep-going", action="store_true", help="go on after an N fails")

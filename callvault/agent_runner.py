@@ -11,27 +11,13 @@ import logging
 import threading
 from typing import Any
 
-from callvault.settings import Settings
 from callvault.wiring import Services
 from consent.do_not_record import DoNotRecordCache, DoNotRecordList
 from consent.notices import DEFAULT_APOLOGY, NoticeCatalogue
 from telephony.errors import TelephonyError
-from telephony.flow import FlowPolicy
 from telephony.handoff import Handoff
 
 log = logging.getLogger(__name__)
-
-
-def flow_policy(settings: Settings) -> FlowPolicy:
-    c = settings.consent
-    return FlowPolicy(
-        objection_digit=c.objection_digit,
-        objection_grace_s=float(c.objection_grace_s),
-        pause_code=c.pause_code,
-        resume_code=c.resume_code,
-        lawful_basis=c.lawful_basis,
-        purposes=tuple(c.purposes),
-    )
 
 
 def recover_spool(svc: Services) -> list[str]:
@@ -61,32 +47,17 @@ class AgentComponent:
         self.agent: Any = None
 
     def start(self) -> list[str]:
-        from telephony.agent import Agent, AgentConfig
+        from telephony.agent import Agent
         from telephony.control import ControlServer
 
         s, sip = self.svc.settings, self.sip
         lines = recover_spool(self.svc)
         self._cache = DoNotRecordCache(DoNotRecordList(self.svc.catalogue, self.svc.hasher))
         self._cache.start()
-        config = AgentConfig(
-            host=sip.host,
-            port=sip.port,
-            transports=sip.transports,
-            rtp_port=sip.rtp_port,
-            max_calls=sip.max_calls,
-            queue_uri=sip.queue_uri,
-            case_id_header=sip.case_id_header,
-            apology_file=sip.apology_file or DEFAULT_APOLOGY,
-            log_level=sip.pjsua_log_level,
-            handoff_workers=sip.handoff_workers,
-            invite_rate_per_min=sip.invite_rate_per_min,
-            invite_burst=sip.invite_burst,
-            ack_timeout_s=float(sip.ack_timeout_s),
-        )
         self.agent = Agent(
-            config,
+            dataclasses.replace(sip, apology_file=sip.apology_file or DEFAULT_APOLOGY),
             notices=NoticeCatalogue.from_config(s.consent.notices, s.base_dir),
-            policy=flow_policy(s),
+            policy=s.consent,
             calls_dir=self.svc.spool.calls_dir,
             handoff=Handoff(self.svc.pipeline()),
             do_not_record=self._cache,

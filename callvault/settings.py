@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from consent.settings import ConsentSettings
 from retention_jobs.errors import RetentionError
 from storage.errors import CallvaultError, StorageError
+from telephony.settings import SipSettings
 
 if TYPE_CHECKING:
     from retention_jobs.policy import RetentionPolicy
@@ -144,46 +146,10 @@ class ScheduleSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class SipSettings:
-    """The SIP agent: where it listens, where it sends callers, how big it may grow."""
-
-    host: str = "127.0.0.1"
-    port: int = 5070
-    transports: tuple[str, ...] = ("udp", "tcp")
-    rtp_port: int = 40000
-    max_calls: int = 300
-    queue_uri: str = "sip:queue@127.0.0.1:5080"
-    case_id_header: str = "X-Case-ID"
-    control_port: int = 5071
-    control_token_file: Path = Path("var/run/control.json")
-    apology_file: Path | None = None
-    pjsua_log_level: int = 1
-    handoff_workers: int = 2
-    # Flood protection: new INVITEs per source address (token bucket), answered calls whose
-    # ACK never comes are hung up after ack_timeout_s.
-    invite_rate_per_min: int = 120
-    invite_burst: int = 20
-    ack_timeout_s: int = 5
-
-
-@dataclasses.dataclass(frozen=True)
 class IdentitySettings:
     """How caller numbers are read: numbers written nationally belong to default_region."""
 
     default_region: str = "GB"
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsentSettings:
-    """What callers are told and on what basis; [[consent.notices]] choose the notice."""
-
-    lawful_basis: str = "public task (UK GDPR Art. 6(1)(e))"
-    purposes: tuple[str, ...] = ("quality monitoring", "staff training", "complaint handling")
-    objection_digit: str = "9"
-    objection_grace_s: int = 3
-    pause_code: str = "*7"
-    resume_code: str = "*8"
-    notices: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,6 +251,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "sip.invite_burst": (1, 10000),
     "sip.ack_timeout_s": (1, 32),
     "consent.objection_grace_s": (0, 60),
+    "consent.code_timeout_s": (1, 30),
     "portal.port": (0, 65535),
     "portal.session_idle_timeout_s": (60, 86400),
     "portal.playback_grant_s": (60, 86400),
@@ -463,6 +430,15 @@ def _convert(key: str, source: str, hint: Any, value: Any, *, from_env: bool) ->
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ConfigError(f"{source} = {value!r} is not an integer")  # 5070.9 is not 5070
+    if hint is float:
+        if from_env and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f"{source} = {value!r} is not a number") from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{source} = {value!r} is not a number")
     if hint in (str, Path, Secret):
         if not isinstance(value, str) or (hint is not str and not value):
             raise ConfigError(f"{source} = {value!r} is not a non-empty string")

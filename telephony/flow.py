@@ -3,7 +3,13 @@
 ringing → notice → connecting → bridged ⇄ paused → ended, with `apology` when the queue leg
 fails. Whether audio is recorded is a separate fact: a caller on the do-not-record list, or one
 who presses the objection digit, is still connected, just never recorded.
-The agent feeds it events with their time; it answers with what the agent must do.
+The controller (telephony/controller.py) feeds it events with the time they happened; every
+method answers with the one Action to carry out, so nothing outside reads or sets its fields to
+decide what happens next.
+
+The queue is dialled as the notice ends. The objection digit still counts for the grace period
+after it: before the staff answer, the call is then bridged unrecorded; after, the recording
+stops and what it held is discarded. Either way the caller stays connected (ADR 0002, 0013).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consent.notices import Notice
+from consent.settings import ConsentSettings
 from telephony.errors import InvalidStateError
+from telephony.events import Role
 
 
 class State(enum.Enum):
@@ -39,28 +47,19 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 
 
 class Action(enum.Enum):
+    PLAY_NOTICE = "play-notice"
     CONNECT_QUEUE = "connect-queue"
     START_RECORDING = "start-recording"
     BRIDGE_ONLY = "bridge-only"
     MUTE_RECORDERS = "mute-recorders"
     UNMUTE_RECORDERS = "unmute-recorders"
     STOP_RECORDING = "stop-recording"
+    DISCARD_RECORDING = "discard-recording"  # objected during the grace, recording under way
+    OBJECTED = "objected"  # nothing to stop: note it in the record
+    SAVE = "save"  # the record changed, nothing else to do
     PLAY_APOLOGY = "play-apology"
     HANGUP_ALL = "hangup-all"
     NONE = "none"
-
-
-@dataclass(frozen=True)
-class FlowPolicy:
-    """Configuration that shapes every call (all from callvault.toml)."""
-
-    objection_digit: str = "9"
-    objection_grace_s: float = 3.0
-    pause_code: str = "*7"
-    resume_code: str = "*8"
-    code_timeout_s: float = 3.0
-    lawful_basis: str = "public task (UK GDPR Art. 6(1)(e))"
-    purposes: tuple[str, ...] = ("quality monitoring", "training")
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -71,7 +70,7 @@ def _iso(t: datetime | None) -> str | None:
 class CallFlow:
     call_id: str
     notice: Notice
-    policy: FlowPolicy
+    policy: ConsentSettings
     started_at: datetime
     do_not_record: bool = False
     case_ids: list[str] = field(default_factory=list)
@@ -107,10 +106,23 @@ class CallFlow:
     def live(self) -> bool:
         return self.state is not State.ENDED
 
-    def answered(self, now: datetime) -> None:
-        """The caller's leg is up and the notice starts playing."""
+    @property
+    def recording(self) -> bool:
+        """Recorders are running (or muted by a pause) right now."""
+        return self.state in (State.BRIDGED, State.PAUSED) and self.recording_wanted
+
+    def answered(self, now: datetime) -> Action:
+        """The caller's leg is up (ACKed, audio active): the notice starts playing."""
+        if self.state is not State.RINGING:
+            return Action.NONE
         self._go(State.NOTICE)
         self.notice_started = now
+        return Action.PLAY_NOTICE
+
+    def notice_end(self) -> datetime | None:
+        if self.notice_started is None:
+            return None
+        return self.notice_started + timedelta(seconds=self.notice.duration_s)
 
     def notice_deadline(self) -> datetime | None:
         """When the objection window closes (end of notice + grace)."""
@@ -126,9 +138,9 @@ class CallFlow:
             self.notice_completed = heard >= self.notice.duration_s
 
     def tick(self, now: datetime) -> Action:
-        """Time passing: close the objection window and move on to the queue."""
-        deadline = self.notice_deadline()
-        if self.state is State.NOTICE and deadline is not None and now >= deadline:
+        """Time passing: as the notice ends, dial the queue (the objection window stays open)."""
+        end = self.notice_end()
+        if self.state is State.NOTICE and end is not None and now >= end:
             self._heard(now)
             self._go(State.CONNECTING)
             return Action.CONNECT_QUEUE
@@ -140,6 +152,8 @@ class CallFlow:
         return Action.NONE
 
     def queue_answered(self, now: datetime) -> Action:
+        if self.state is State.ENDED:
+            return Action.NONE  # the caller hung up while the queue's 200 OK was on its way
         self._go(State.BRIDGED)
         self.bridged_at = now
         return Action.START_RECORDING if self.recording_wanted else Action.BRIDGE_ONLY
@@ -149,22 +163,48 @@ class CallFlow:
         self._go(State.APOLOGY)
         return Action.PLAY_APOLOGY
 
+    def leg_ended(self, role: Role, status: int, now: datetime) -> Action:
+        """A leg is gone: the queue leg before it answered means the queue failed."""
+        if role is Role.STAFF and self.state is State.CONNECTING:
+            return self.queue_failed(status, now)
+        return self.hangup(role.value, now)
+
     def caller_digit(self, digit: str, method: str, now: datetime) -> Action:
         """A digit from the caller: the objection digit counts during the notice and grace."""
         deadline = self.notice_deadline()
-        in_window = self.state is State.NOTICE or (
-            deadline is not None and now <= deadline and self.state is State.CONNECTING
+        in_window = (
+            self.state in (State.NOTICE, State.CONNECTING, State.BRIDGED, State.PAUSED)
+            and deadline is not None
+            and now <= deadline
         )
-        if digit == self.policy.objection_digit and in_window and self.objection is None:
-            self._heard(now)
-            self.objection = {
-                "at": _iso(now),
-                "method": method,
-                "seconds_into_notice": round(
-                    (now - self.notice_started).total_seconds() if self.notice_started else 0, 2
-                ),
-            }
-        return Action.NONE
+        if digit != self.policy.objection_digit or not in_window or self.objection is not None:
+            return Action.NONE
+        recording = self.recording
+        self._heard(now)
+        self.objection = {
+            "at": _iso(now),
+            "method": method,
+            "seconds_into_notice": round(
+                (now - self.notice_started).total_seconds() if self.notice_started else 0, 2
+            ),
+        }
+        return Action.DISCARD_RECORDING if recording else Action.OBJECTED
+
+    def do_not_record_answer(self, on_list: bool) -> Action:
+        """The do-not-record list's answer, taken as the notice ends (before any recording)."""
+        if self.state not in (State.NOTICE, State.CONNECTING, State.ENDED):
+            raise InvalidStateError(
+                f"call {self.call_id}: do-not-record answer in state {self.state.value} "
+                "(allowed: notice, connecting, ended)"
+            )
+        self.do_not_record = on_list
+        return Action.SAVE
+
+    def add_case_id(self, case_id: str) -> Action:
+        if case_id in self.case_ids:
+            return Action.NONE
+        self.case_ids.append(case_id)
+        return Action.SAVE
 
     def staff_digit(self, digit: str, now: datetime) -> Action:
         """Digits from the staff leg: the pause and resume codes (e.g. *7 / *8)."""

@@ -1,8 +1,10 @@
 """From a call's directory in the spool to the ingest pipeline (or a consent-only record).
 
-A live call writes `spool/calls/<flow-id>/`: `call.json` (metadata and the consent record so
-far, rewritten atomically at each change), `caller.wav` and `staff.wav` (one recorder per leg),
-and `.lock`, held with flock by the agent while the call lives. A directory whose lock is free
+A live call writes `spool/calls/<flow-id>/` (telephony/calldir.py): `call.json` (the call
+record, storage/call_record.py, rewritten atomically at each change), `caller.wav` and
+`staff.wav` (one recorder per leg), and `.lock`, held with flock by the agent while the call
+lives. The legs are cut to the moment the hang-up arrived (the recorders run on until the
+agent's loop destroys them). A directory whose lock is free
 belongs to a call whose agent died: `recover()` stores what it holds, marked incomplete. The
 flow ID doubles as the recording ID, so handing the same call over twice cannot create two
 recordings.
@@ -11,21 +13,19 @@ recordings.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
 import struct
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from consent.records import store_consent_only
+from storage.call_record import CallRecord
 from storage.catalogue.models import Recording
-from storage.fsutil import atomic_write_bytes, fsync_dir
+from storage.fsutil import fsync_dir
 from storage.ingest import IngestPipeline, IngestRequest, IngestResult
 from storage.merge import merge_legs
 
@@ -33,43 +33,12 @@ log = logging.getLogger(__name__)
 WAV_HEADER = 44
 
 
-class CallDir:
-    """One live call's directory; the agent holds its lock until the call is handed over."""
-
-    def __init__(self, root: Path, flow_id: str) -> None:
-        self.path = root / flow_id
-        self.flow_id = flow_id
-        self._fd: int | None = None
-
-    @property
-    def caller_wav(self) -> Path:
-        return self.path / "caller.wav"
-
-    @property
-    def staff_wav(self) -> Path:
-        return self.path / "staff.wav"
-
-    def open(self, meta: dict[str, Any]) -> None:
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only, as the spool
-        self._fd = os.open(self.path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.save(meta)
-        fsync_dir(self.path.parent)
-
-    def save(self, meta: dict[str, Any]) -> None:
-        atomic_write_bytes(self.path / "call.json", json.dumps(meta, indent=2).encode())
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def repair_wav(path: Path) -> float:
+def repair_wav(path: Path, max_seconds: float | None = None) -> float:
     """Fix the size fields of a WAV whose writer died before closing it; returns seconds.
 
     pjmedia's WAV writer fills in the RIFF and data sizes only when the recorder is destroyed,
-    so after a crash they are stale. The samples themselves are on disk.
+    so after a crash they are stale. The samples themselves are on disk. With max_seconds, the
+    audio is cut there (never padded).
     """
     size = path.stat().st_size
     with open(path, "r+b") as fh:
@@ -80,6 +49,8 @@ def repair_wav(path: Path) -> float:
         bits = struct.unpack("<H", head[34:36])[0]
         frame = channels * bits // 8
         data = (size - WAV_HEADER) // frame * frame
+        if max_seconds is not None:
+            data = min(data, int(max_seconds * rate) * frame)
         fh.seek(4)
         fh.write(struct.pack("<I", WAV_HEADER - 8 + data))
         fh.seek(40)
@@ -106,14 +77,14 @@ class Handoff:
         self.actor = actor
 
     def finish(self, path: Path, *, complete: bool = True) -> HandoffResult:
-        meta = json.loads((path / "call.json").read_text())
-        flow_id = meta["flow_id"]
-        if meta.get("signalling_only"):
+        record = CallRecord.from_json((path / "call.json").read_bytes())
+        flow_id = record.flow_id
+        if record.signalling_only:
             # Answered but the notice never played (never ACKed, no media, e.g. an INVITE
             # flood): nobody was told anything or recorded, so no consent record is due.
             self._remove(path)
             return HandoffResult(flow_id, "signalling-only")
-        consent = dict(meta["consent"])
+        consent = dict(record.consent)
         if not complete:
             consent["incomplete"] = True
             consent["ended_by"] = consent.get("ended_by") or "agent-stopped"
@@ -122,10 +93,10 @@ class Handoff:
         if not has_audio:
             store_consent_only(
                 self.pipeline.catalogue,
-                meta["call_id"],
+                record.call_id,
                 consent,
                 actor=self.actor,
-                caller_hash=self.pipeline.hasher.hash_or_none(meta.get("caller")),
+                caller_hash=self.pipeline.hasher.hash_or_none(record.caller),
             )
             self._remove(path)
             return HandoffResult(flow_id, "consent-only")
@@ -133,18 +104,18 @@ class Handoff:
             self._remove(path)
             return HandoffResult(flow_id, "already-stored")
         for leg in (caller, staff):
-            repair_wav(leg)
+            repair_wav(leg, record.recorded_seconds())
         stereo = path / "stereo.wav"
         merge_legs(caller, staff, stereo, ffmpeg=self.pipeline.audio.ffmpeg)  # flat memory
         request = IngestRequest(
-            call_id=meta["call_id"],
-            caller=meta.get("caller"),
-            service=meta.get("service"),
-            agent=meta.get("queue_uri"),
-            case_ids=tuple(meta.get("case_ids", [])),
+            call_id=record.call_id,
+            caller=record.caller,
+            service=record.service,
+            agent=record.queue_uri,
+            case_ids=tuple(record.case_ids),
             case_source="sip-header",
             consent=consent,
-            started_at=_parse(consent.get("bridged_at")),
+            started_at=record.timing.recording_started_at or record.bridged_at,
             complete=complete,
         )
         job = self.pipeline.submit(  # recorded already: bad metadata is marked, not refused
@@ -199,7 +170,3 @@ class Handoff:
             finally:
                 os.close(fd)
         return results
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

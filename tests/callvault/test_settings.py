@@ -118,3 +118,21 @@ def test_a_client_load_checks_every_key_but_builds_no_schedule(tmp_path: Path) -
     cfg.write_text("[sip]\nport = 5070.9\n")
     with pytest.raises(ConfigError, match=r"sip\.port = 5070\.9 is not an integer"):
         load_settings(cfg, environ={}, full=False)
+
+
+def test_sip_and_consent_sections_are_the_domain_settings(tmp_path: Path) -> None:
+    """Declared once (telephony/settings.py, consent/settings.py); seconds may be fractional."""
+    from consent.settings import ConsentSettings
+    from telephony.settings import SipSettings
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[consent]\nobjection_grace_s = 1.5\n[sip]\nack_timeout_s = 4\n")
+    s = load_settings(cfg, environ={"CALLVAULT_CONSENT_CODE_TIMEOUT_S": "2.5"})
+    assert isinstance(s.sip, SipSettings) and isinstance(s.consent, ConsentSettings)
+    assert s.consent.objection_grace_s == 1.5 and s.consent.code_timeout_s == 2.5
+    assert s.sip.ack_timeout_s == 4.0 and isinstance(s.sip.ack_timeout_s, float)
+    with pytest.raises(ConfigError, match="CALLVAULT_CONSENT_OBJECTION_GRACE_S = 'soon'"):
+        load_settings(cfg, environ={"CALLVAULT_CONSENT_OBJECTION_GRACE_S": "soon"})
+    cfg.write_text("[consent]\nobjection_grace_s = 61.0\n")
+    with pytest.raises(ConfigError, match=r"consent.objection_grace_s = 61.0 is out of range"):
+        load_settings(cfg, environ={})

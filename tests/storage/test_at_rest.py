@@ -14,7 +14,8 @@ import pytest
 
 from callvault.settings import load_settings
 from callvault.wiring import Services
-from telephony.handoff import CallDir
+from storage.call_record import CallRecord
+from telephony.calldir import CallDir
 from tests.conftest import Backend, write_config
 
 
@@ -48,7 +49,8 @@ def test_everything_made_is_owner_only_under_umask_022(
     svc = Services.build(backend.settings)
     try:
         live = CallDir(svc.spool.calls_dir, "44444444-4444-4444-8444-444444444444")
-        live.open({"flow_id": live.flow_id, "caller": "+441277000013"})
+        live.lock()
+        live.write(CallRecord(live.flow_id, "c3", {}, caller="+441277000013").to_json())
         live.release()
     finally:
         svc.close()

@@ -213,7 +213,7 @@ control_port = {control_port}
 port = {free_port()}
 
 [consent]
-objection_grace_s = 1
+objection_grace_s = 2
 
 [[consent.notices]]
 id = "test-notice"

@@ -192,6 +192,7 @@ class QueueScenario:
     refuse_with: int | None = None
     te_pt: int = 101
     hangup_after_ms: int | None = None  # the staff side hangs up (sends BYE) this long after
+    ring_ms: int | None = None  # send 180 Ringing, answer this long after it
 
     def xml(self) -> str:
         reply = """
@@ -238,7 +239,11 @@ class QueueScenario:
             if self.hangup_after_ms
             else ('  <recv request="INVITE"/>')
         )
-        body = invite + reply.format(code="200 OK", extra=sdp)
+        body = invite
+        if self.ring_ms is not None:
+            body += reply.format(code="180 Ringing", extra="Content-Length: 0")
+            body += f'\n  <pause milliseconds="{self.ring_ms}"/>\n'
+        body += reply.format(code="200 OK", extra=sdp)
         body += '\n  <recv request="ACK" rtd="true"/>\n'
         body += f'  <nop><action><exec rtp_stream="{self.audio},-1,0"/></action></nop>\n'
         elapsed = 0

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from consent.notices import Notice
+from consent.settings import ConsentSettings
 from telephony.errors import InvalidStateError
-from telephony.flow import Action, CallFlow, FlowPolicy, State
+from telephony.events import Role
+from telephony.flow import Action, CallFlow, State
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 NOTICE = Notice("cs", "3", "en-GB", Path("n.wav"), 10.0, "customer-service")
@@ -20,15 +22,17 @@ def at(seconds: float) -> datetime:
 
 
 def flow(**kw: object) -> CallFlow:
-    f = CallFlow(call_id="c1", notice=NOTICE, policy=FlowPolicy(), started_at=T0, **kw)  # type: ignore[arg-type]
-    f.answered(at(0))
+    f = CallFlow(call_id="c1", notice=NOTICE, policy=ConsentSettings(), started_at=T0, **kw)  # type: ignore[arg-type]
+    assert f.answered(at(0)) is Action.PLAY_NOTICE
+    assert f.answered(at(0.1)) is Action.NONE  # the second look at the audio changes nothing
     return f
 
 
 def test_the_whole_recorded_call() -> None:
     f = flow()
-    assert f.tick(at(12.9)) is Action.NONE  # notice 10 s + 3 s grace
-    assert f.tick(at(13)) is Action.CONNECT_QUEUE and f.state is State.CONNECTING
+    assert f.tick(at(9.9)) is Action.NONE
+    # The queue is dialled as the notice (10 s) ends; the 3 s grace runs on meanwhile.
+    assert f.tick(at(10)) is Action.CONNECT_QUEUE and f.state is State.CONNECTING
     assert f.queue_answered(at(14)) is Action.START_RECORDING
     assert f.staff_digit("*", at(20)) is Action.NONE
     assert f.staff_digit("7", at(20.5)) is Action.MUTE_RECORDERS and f.state is State.PAUSED
@@ -53,18 +57,59 @@ def test_the_whole_recorded_call() -> None:
 @pytest.mark.parametrize(("when", "counts"), [(4, True), (12.5, True), (13.5, False)])
 def test_objection_window_is_the_notice_plus_grace(when: float, counts: bool) -> None:
     f = flow()
-    if when > 13:
-        f.tick(at(13))
-        f.queue_answered(at(13.2))
-    f.caller_digit("9", "rfc4733", at(when))
+    assert f.tick(at(10)) is Action.CONNECT_QUEUE
+    expected = Action.OBJECTED if counts else Action.NONE
+    assert f.caller_digit("9", "rfc4733", at(when)) is expected
     assert (f.objection is not None) is counts
     if counts:
         assert f.objection is not None and f.objection["seconds_into_notice"] == when
-        f.tick(at(13))
         assert f.queue_answered(at(14)) is Action.BRIDGE_ONLY  # connected, never recorded
         f.hangup("caller", at(30))
         assert f.consent_record()["outcome"] == "objected"
         assert f.consent_record()["recorded"] is False
+
+
+def test_objection_after_the_staff_answered_discards_the_recording() -> None:
+    f = flow()
+    f.tick(at(10))
+    assert f.queue_answered(at(10.5)) is Action.START_RECORDING and f.recording
+    assert f.caller_digit("9", "sip-info", at(12)) is Action.DISCARD_RECORDING
+    assert not f.recording and f.state is State.BRIDGED  # still connected
+    assert f.pause(at(13), "control") is Action.NONE  # nothing left to mute
+    assert f.hangup("staff", at(20)) is Action.HANGUP_ALL  # nothing left to stop
+    rec = f.consent_record()
+    assert rec["outcome"] == "objected" and rec["recorded"] is False
+    assert rec["notice_completed"] and rec["objection"]["seconds_into_notice"] == 12
+
+
+def test_objection_digit_after_the_grace_is_an_ordinary_digit() -> None:
+    f = flow()
+    f.tick(at(10))
+    f.queue_answered(at(10.5))
+    assert f.caller_digit("9", "rfc4733", at(13.01)) is Action.NONE and f.recording
+
+
+def test_legs_ending_queue_failure_or_hang_up() -> None:
+    f = flow()
+    f.tick(at(10))
+    assert f.leg_ended(Role.STAFF, 486, at(11)) is Action.PLAY_APOLOGY
+    assert f.queue_status == 486
+    g = flow()
+    g.tick(at(10))
+    g.queue_answered(at(11))
+    assert g.leg_ended(Role.STAFF, 200, at(20)) is Action.STOP_RECORDING
+    assert g.ended_by == "staff" and g.ended_at == at(20)
+    assert g.queue_answered(at(20.1)) is Action.NONE  # a late 200 OK after the end
+
+
+def test_case_ids_and_the_do_not_record_answer_are_flow_actions() -> None:
+    f = flow()
+    assert f.add_case_id("C-1") is Action.SAVE and f.add_case_id("C-1") is Action.NONE
+    assert f.do_not_record_answer(True) is Action.SAVE and f.do_not_record
+    f.tick(at(10))
+    f.queue_answered(at(11))
+    with pytest.raises(InvalidStateError, match="do-not-record answer in state bridged"):
+        f.do_not_record_answer(False)
 
 
 def test_other_digits_do_not_object() -> None:
@@ -83,7 +128,7 @@ def test_hang_up_during_the_notice() -> None:
 
 def test_queue_failure_plays_the_apology() -> None:
     f = flow()
-    f.tick(at(13))
+    f.tick(at(10))
     assert f.queue_failed(486, at(14)) is Action.PLAY_APOLOGY
     with pytest.raises(InvalidStateError, match="cannot pause in state apology"):
         f.pause(at(15), "control")
@@ -105,7 +150,7 @@ def test_invalid_transitions_name_the_state() -> None:
 
 def test_pause_twice_is_harmless_and_codes_time_out() -> None:
     f = flow()
-    f.tick(at(13))
+    f.tick(at(10))
     f.queue_answered(at(13))
     assert f.pause(at(20), "control") is Action.MUTE_RECORDERS
     assert f.pause(at(21), "control") is Action.NONE
@@ -118,7 +163,7 @@ def test_pause_twice_is_harmless_and_codes_time_out() -> None:
 
 def test_do_not_record_caller_is_connected_but_not_recorded() -> None:
     f = flow(do_not_record=True)
-    f.tick(at(13))
+    f.tick(at(10))
     assert f.queue_answered(at(14)) is Action.BRIDGE_ONLY
     assert f.pause(at(15), "control") is Action.NONE  # nothing to mute
     f.hangup("staff", at(30))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import struct
 import wave
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from callvault.settings import load_settings
 from callvault.wiring import Services
+from storage.call_record import CallRecord, CallTiming
 from telephony.handoff import Handoff, repair_wav
 
 
@@ -38,6 +40,7 @@ def test_repair_wav_restores_the_sizes(tmp_path: Path) -> None:
 
 
 def call_dir(root: Path, flow_id: str, seconds: float) -> Path:
+    """A call directory as the agent before storage/call_record.py left it (version 1)."""
     d = root / flow_id
     d.mkdir(parents=True)
     write_leg(d / "caller.wav", seconds, stale_header=True)
@@ -81,5 +84,31 @@ def test_recover_stores_partial_calls_and_keeps_broken_ones(tmp_path: Path) -> N
         # running it again stores nothing twice
         again = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
         assert list(again) == []
+    finally:
+        services.close()
+
+
+def test_the_legs_end_when_the_hang_up_arrived(tmp_path: Path) -> None:
+    """The recorders run on until the loop destroys them; the hand-off cuts them at ended_at."""
+    services = Services.build(load_settings(environ={}, cwd=tmp_path))
+    try:
+        services.init()
+        flow_id = "33333333-3333-4333-8333-333333333333"
+        d = call_dir(services.spool.calls_dir, flow_id, 3.0)
+        t0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        consent = {"recorded": True, "outcome": "recorded", "bridged_at": t0.isoformat()}
+        consent["ended_at"] = (t0 + timedelta(seconds=2.2)).isoformat()
+        record = CallRecord(
+            flow_id,
+            f"sip-{flow_id}",
+            consent,
+            queue_uri="sip:q@x",
+            timing=CallTiming(recording_started_at=t0 + timedelta(seconds=0.1)),
+        )
+        (d / "call.json").write_bytes(record.to_json())
+        result = Handoff(services.pipeline()).finish(d)
+        assert result.kind == "recording" and result.ingest and result.ingest.state == "stored"
+        view = services.recordings().show(flow_id)
+        assert view["complete"] is True and abs(view["duration_s"] - 2.1) < 0.05
     finally:
         services.close()

@@ -1,0 +1,29 @@
+"""The SIP agent's settings: declared here once, loaded by callvault.settings from [sip]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    """The SIP agent: where it listens, where it sends callers, how big it may grow."""
+
+    host: str = "127.0.0.1"
+    port: int = 5070
+    transports: tuple[str, ...] = ("udp", "tcp")
+    rtp_port: int = 40000
+    max_calls: int = 300
+    queue_uri: str = "sip:queue@127.0.0.1:5080"
+    case_id_header: str = "X-Case-ID"
+    control_port: int = 5071
+    control_token_file: Path = Path("var/run/control.json")
+    apology_file: Path | None = None  # None: consent.notices.DEFAULT_APOLOGY
+    pjsua_log_level: int = 1
+    handoff_workers: int = 2
+    # Flood protection: new INVITEs per source address (token bucket), answered calls whose
+    # ACK never comes are hung up after ack_timeout_s.
+    invite_rate_per_min: int = 120
+    invite_burst: int = 20
+    ack_timeout_s: float = 5.0
