@@ -81,10 +81,12 @@ class _PooledHTTPServer(HTTPServer):
         workers: int,
         initializer: Callable[[], None],
     ) -> None:
-        super().__init__(address, handler)
+        # The pool first: HTTPServer.__init__ calls server_close() when binding fails, and
+        # that must find a pool to shut, or an AttributeError hides the real error (the port).
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="control", initializer=initializer
         )
+        super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(self._process, request, client_address)

@@ -4,11 +4,16 @@ bounded request, one-line errors (issue 8 item 4) and a constant-time token chec
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import socket
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from telephony import control
+from telephony.control import _PooledHTTPServer
 from tests.telephony.conftest import RunningAgent
 
 
@@ -95,3 +100,17 @@ def test_wrong_token_and_dead_agent_are_one_line_errors(
     r = agent.cli("calls", "list", check=False)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert "is not answering" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_control_port_in_use_is_named_not_hidden() -> None:
+    """HTTPServer closes itself when binding fails; that must not raise an AttributeError
+    that hides the real cause (the port is taken)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError) as caught:
+            _PooledHTTPServer(
+                ("127.0.0.1", port), BaseHTTPRequestHandler, workers=1, initializer=lambda: None
+            )
+        assert caught.value.errno == errno.EADDRINUSE
