@@ -332,6 +332,12 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-volume.preStopSeconds=0",
+        # Every test's bucket is a collection with a volume of its own, and `mini` sizes its
+        # volume count from free disk (78 on an 80 GiB disk): past that many buckets every
+        # upload answers InternalError ("no free volumes left"), as a CI run found. Volumes
+        # are sparse files here (no preallocation), so a high ceiling costs no disk.
+        "-volume.max=2000",
+        "-master.volumeSizeLimitMB=64",
         f"-filer.localSocket={workdir / 'filer.sock'}",
         f"-s3.localSocket={workdir / 's3.sock'}",
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +95,22 @@ def test_s3_delete_objects(s3: S3Server) -> None:
     assert sorted(d["Key"] for d in result["Deleted"]) == ["a", "b"]
     assert not result.get("Errors")
     assert [o["Key"] for o in client.list_objects_v2(Bucket="plain")["Contents"]] == ["c"]
+
+
+def test_s3_has_room_for_every_tests_bucket(s3: S3Server) -> None:
+    """Each bucket takes a volume of its own; `weed mini` auto-sized its ceiling from free disk
+    (78 volumes on CI's disk) and the suite's later postgres-s3 tests all failed with
+    InternalError. The suite makes a few hundred buckets: the master must have room for them,
+    and a bucket past the old ceiling must still take a write."""
+    master = f"http://127.0.0.1:{s3.ports['master']}/dir/status"
+    with urllib.request.urlopen(master, timeout=10) as r:
+        topology = json.load(r)["Topology"]
+    assert topology["Max"] >= 1000, topology
+    client = s3.client()
+    for i in range(100):  # past 78, the ceiling that failed
+        client.create_bucket(Bucket=f"room-{i:03d}")
+        client.put_object(Bucket=f"room-{i:03d}", Key="k", Body=b"x")
+    assert client.get_object(Bucket="room-099", Key="k")["Body"].read() == b"x"
 
 
 @pytest.mark.parametrize(
