@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import statistics
 from datetime import datetime
@@ -24,7 +25,7 @@ from sqlalchemy import select
 
 from callvault.settings import load_settings
 from callvault.wiring import Services
-from storage.catalogue.models import ConsentRecordRow, Recording
+from storage.catalogue.models import CompressionJob, ConsentRecordRow, Recording
 
 MAX_ERR, MAX_SHORT_S = 0.02, 0.2
 _BLOCK = re.compile(
@@ -107,10 +108,16 @@ def concurrency(spans: list[tuple[float, float]]) -> tuple[int, tuple[float, flo
     return peak, best
 
 
+def mean_level(spans: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """Mean number of spans overlapping [t0, t1]."""
+    inside = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in spans)
+    return inside / (t1 - t0) if t1 > t0 else 0.0
+
+
 def _check_call(
-    c: dict[str, Any], rec: tuple[Any, ...], sip: dict[str, float], export: Path
+    c: dict[str, Any], rec: tuple[Any, ...], sip: dict[str, float], export: Path | None
 ) -> None:
-    state, complete, channels, dur, ingested = rec
+    state, complete, channels, dur, ingested, _ = rec
     c.update(
         state=state,
         complete=complete,
@@ -124,23 +131,32 @@ def _check_call(
     if "bye_sent" in sip:
         c["bye_to_hangup_s"] = c["ended_at"] - sip["bye_sent"]
         hi = min(hi, sip["bye_sent"] - c["bridged_at"] - max(c["short_s"], 0) - 0.3)
-    chans = read_wav(export)
-    c["gaps"] = [gaps(x, 0.5, hi) for x in chans]
-    c["floor_dbfs"] = [float(frame_dbfs(x)[25 : int(hi * 50)].min()) for x in chans]
+    if export is not None:  # else not scanned (--gap-sample): duration checks only
+        chans = read_wav(export)
+        c["gaps"] = [gaps(x, 0.5, hi) for x in chans]
+        c["floor_dbfs"] = [float(frame_dbfs(x)[25 : int(hi * 50)].min()) for x in chans]
     c["ok"] = (
         state == "stored"
         and complete
         and channels == 2
-        and not any(c["gaps"])
+        and not any(c.get("gaps", []))
         and c["duration_err"] <= MAX_ERR
         and c["short_s"] <= MAX_SHORT_S
     )
 
 
 def check_catalogue(
-    cfg: Path, wd: Path, n: int, sip: dict[str, dict[str, float]], keep: bool
+    cfg: Path,
+    wd: Path,
+    n: int,
+    sip: dict[str, dict[str, float]],
+    keep: bool,
+    gap_sample: int | None = None,
+    steady_after_s: float | None = None,
 ) -> dict[str, Any]:
-    """Every call's consent record and recording, exported and scanned for gaps."""
+    """Every call's consent record and recording, exported and scanned for gaps (all of them,
+    or `gap_sample` chosen at random). With `steady_after_s`, the window of the figures is
+    the steady state: from the first bridge + steady_after_s to the last bridge."""
     svc = Services.build(load_settings(cfg, environ={}))
     try:
         with svc.catalogue.session() as s:
@@ -149,9 +165,15 @@ def check_catalogue(
                 for r in s.scalars(select(ConsentRecordRow))
             ]
             recs = {
-                r.id: (r.state, r.complete, r.channels, r.duration_s, r.ingested_at)
+                r.id: (r.state, r.complete, r.channels, r.duration_s, r.ingested_at, r.format)
                 for r in s.scalars(select(Recording))
             }
+            jobs: dict[str, int] = {}
+            for state in s.scalars(select(CompressionJob.state)):
+                jobs[state] = jobs.get(state, 0) + 1
+        scan = {rid for rid, doc in docs if doc.get("bridged_at") and doc.get("ended_at")}
+        if gap_sample is not None and gap_sample < len(scan):
+            scan = set(random.Random(0).sample(sorted(scan), gap_sample))
         calls: list[dict[str, Any]] = []
         outcomes: dict[str, int] = {}
         for rid, doc in docs:
@@ -167,21 +189,41 @@ def check_catalogue(
                 c["bridged_s"] = c["ended_at"] - c["bridged_at"]
             if rid in recs and "bridged_s" in c:
                 out = wd / "export" / f"{rid}.wav"
-                svc.recordings().export(
-                    rid, out, reason="sip capacity bench: gap check", actor="bench", fmt="wav"
-                )
-                _check_call(c, recs[rid], sip.get(doc["call_id"], {}), out)
+                if rid in scan:
+                    svc.recordings().export(
+                        rid, out, reason="sip capacity bench: gap check", actor="bench", fmt="wav"
+                    )
+                _check_call(c, recs[rid], sip.get(doc["call_id"], {}), out if rid in scan else None)
                 if not keep:
-                    out.unlink()
+                    out.unlink(missing_ok=True)
             calls.append(c)
     finally:
         svc.close()
     spans = [(c["bridged_at"], c["ended_at"]) for c in calls if "bridged_s" in c]
     peak, window = concurrency(spans) if spans else (0, (0.0, 0.0, 0.0))
+    steady: dict[str, Any] = {}
+    if steady_after_s is not None and spans:
+        t0, t1 = min(a for a, _ in spans) + steady_after_s, max(a for a, _ in spans)
+        window = (t0, t1, mean_level(spans, t0, t1))
+        ended = [c for c in calls if "ingest_lag_s" in c and t0 <= c["ended_at"] <= t1]
+        steady = {
+            "steady_calls_ended": len(ended),
+            "steady_ingest_lag_s": spread([c["ingest_lag_s"] for c in ended]),
+            "steady_complete": sum(c["ok"] for c in ended),
+        }
     gapped = [c for c in calls if any(c.get("gaps", []))]
     floors = [c["floor_dbfs"] for c in calls if "floor_dbfs" in c]
     timeline = list(sip.values())
+    formats: dict[str, int] = {}
+    for r in recs.values():
+        formats[r[5]] = formats.get(r[5], 0) + 1
     return {
+        **steady,
+        "formats": formats,
+        "compression_jobs": jobs,
+        "compressed_recorded_s": sum(r[3] or 0 for r in recs.values() if r[5] != "wav"),
+        "recorded_s": sum(r[3] or 0 for r in recs.values()),
+        "gaps_scanned": sum("gaps" in c for c in calls),
         "consent_records": len(docs),
         "outcomes": outcomes,
         "bridged": len(spans),

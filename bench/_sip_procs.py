@@ -244,6 +244,27 @@ def start_agent(callvault: str, config: Path, workdir: Path, log: Path) -> subpr
     return proc
 
 
+def start_workers(
+    callvault: str, config: Path, workdir: Path, count: int, nice: int = 0
+) -> list[subprocess.Popen[bytes]]:
+    """`count` times `callvault worker` (compression), as `serve` would start them."""
+    procs, niced = [], ["nice", "-n", str(nice)] if nice else []
+    for i in range(count):
+        with open(workdir / f"worker{i}.log", "ab") as fh:
+            procs.append(
+                subprocess.Popen(
+                    [*niced, callvault, "--config", str(config), "worker"],
+                    cwd=workdir,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env={k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")},
+                )
+            )
+    return procs
+
+
 def stop(
     proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM, timeout: float = 120
 ) -> int | None:

@@ -38,12 +38,20 @@ def cpu_figures(
             agent_cpu_pct=cpu.get("agent"),
             agent_rss_mib=rss,
             agent_cpu_pct_per_call=(cpu["agent"] - idle_cpu) / level,
+            # the record stage: CPU-s of the agent per hour of one recorded (dual-channel) call
+            record_cpu_s_per_call_h=(cpu["agent"] - idle_cpu) / level / 100 * 3600,
+            workers_cpu_pct=sum(v for k, v in cpu.items() if k.startswith("worker")),
             agent_rss_mib_per_call=(rss - idle_rss) / level,
             sipp_cpu_pct={k: cpu.get(k) for k in ("uac", "uas")},
             agent_threads_cpu_pct={
                 k: round(v, 1) for k, v in sorted(threads.items(), key=lambda kv: -kv[1])[:5]
             },
         )
+    f, g = sampler.samples[0], sampler.samples[-1]  # the workers over the whole run
+    wcpu = sum(sum(g.procs[k][:2]) - sum(f.procs[k][:2]) for k in g.procs if k.startswith("worker"))
+    hours = res.get("compressed_recorded_s", 0) / 3600
+    out["workers_cpu_s"] = wcpu
+    out["compress_cpu_s_per_recorded_h"] = wcpu / hours if hours else None
     if idle_at:  # the hand-off: from the last BYE until the spool is empty (agent + ffmpeg)
         burst = [s for s in sampler.samples if s.t >= last_bye]
         if len(burst) >= 2:
@@ -74,6 +82,8 @@ def summary(steps: list[dict[str, Any]]) -> str:
             "BYE->hangup p95/max s",
             "notice->ring med/p95 s",
             "sipp CPU %",
+            "record CPU-s/h",
+            "compressed",
             "SIP retrans",
             "stalls",
         ]
@@ -100,6 +110,8 @@ def summary(steps: list[dict[str, Any]]) -> str:
                 f"{fmt(bye['p95'], '.2f')}/{fmt(bye['max'], '.2f')}",
                 f"{fmt(ring.get('median'), '.3f')}/{fmt(ring.get('p95'), '.3f')}",
                 f"{fmt(sipp.get('uac'), '.0f')}+{fmt(sipp.get('uas'), '.0f')}",
+                fmt(r.get("record_cpu_s_per_call_h"), ".1f"),
+                f"{r.get('formats', {}).get('opus', 0)}/{r['stored']}",
                 "/".join(str(r[k].get("Retransmissions(C)", "?")) for k in ("uac", "uas")),
                 ",".join(f"{s['thread']} {s['length_s']:.2f}" for s in r["thread_stalls"]) or "0",
             ]

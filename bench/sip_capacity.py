@@ -3,6 +3,14 @@
 
     .venv/bin/python bench/sip_capacity.py [--calls 50,100,200,300,400,500] [--repeat 2]
     .venv/bin/python bench/sip_capacity.py --quick          # 10 calls x 10 s, to show it works
+    .venv/bin/python bench/sip_capacity.py --steady --calls 3000 --rate 4.2   # ~500 at once
+
+--workers K (default 1) runs K `callvault worker` processes beside the agent, as `serve` does,
+so recordings are compressed while calls go on. --steady makes arrivals and hang-ups random:
+each call's INVITE waits uniform(0, --jitter) s after sipp's constant-rate schedule and it is
+bridged uniform(--hold-min, --hold-max) s; the figures are then taken over the steady window,
+from the first arrival + --hold-max to the last arrival, and --gap-sample calls are scanned
+for gaps (every call's duration is checked).
 
 For each N, a fresh embedded-default callvault (`callvault init`, then `callvault agent` as a
 subprocess) takes N calls from one sipp UAC (placed at --rate per second) and bridges each to
@@ -39,7 +47,7 @@ sys.path[:0] = [str(BENCH), str(ROOT)]
 from _report import machine  # noqa: E402
 from _sip_audio import CALLER_TEXT, STAFF_TEXT, make_notice, make_speech  # noqa: E402
 from _sip_check import check_catalogue, sipp_stats, sipp_timeline, spread  # noqa: E402
-from _sip_procs import Sampler, ThreadWatch, drain, start_agent, stop  # noqa: E402
+from _sip_procs import Sampler, ThreadWatch, drain, start_agent, start_workers, stop  # noqa: E402
 from _sip_report import capacity, cpu_figures, summary  # noqa: E402
 
 from tests.telephony.conftest import PT_PROBE  # noqa: E402
@@ -63,6 +71,12 @@ rtp_port = {rtp}
 max_calls = {max_calls}
 queue_uri = "sip:queue@127.0.0.1:{queue}"
 control_port = {control}
+# one sipp is one source address: the flood guard's default (20, then 2/s) would refuse it
+invite_rate_per_min = 60000
+invite_burst = 10000
+
+[worker]
+poll_s = 1
 
 [consent]
 objection_grace_s = {grace}
@@ -105,7 +119,7 @@ def run_step(
         TOML.format(
             sip=sip,
             rtp=AGENT_RTP,
-            max_calls=min(1000, n + 20),
+            max_calls=a.max_calls or min(1000, n + 20),
             queue=queue,
             control=control,
             grace=a.grace,
@@ -116,14 +130,21 @@ def run_step(
         [CALLVAULT, "--config", str(cfg), "init"], cwd=wd, check=True, capture_output=True
     )
     # answer -> BYE at the caller: the queue is dialled as the notice ends (not after the grace)
-    hold_ms = int((a.notice + a.ring_ms / 1000 + 0.3 + a.hold) * 1000)
+    pre_ms = int((a.notice + a.ring_ms / 1000 + 0.3) * 1000)
+    hold_ms = pre_ms + int(a.hold * 1000)
+    caller_xml = CallerScenario(voices["caller"], [Step(hold_ms, "bye")]).xml()
+    if a.steady:
+        caller_xml = steady_xml(caller_xml, hold_ms, pre_ms, a)
+        hold_ms = pre_ms + int((a.hold_max + a.jitter) * 1000)
     limit = int(n / a.rate + hold_ms / 1000 + 90)
     common = ("-rtp_threadtasks", str(a.rtp_threadtasks), "-trace_stat", "-fd", "1")
     errors: dict[str, list[str]] = {"uac": [], "uas": []}
     rcs: dict[str, int | None] = {}
     agent = uac = uas = watch = None
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         agent = start_agent(CALLVAULT, cfg, wd, wd / "agent.log")
+        workers = start_workers(CALLVAULT, cfg, wd, a.workers, a.worker_nice)
         time.sleep(2)
         idle = Sampler({"agent": agent.pid})
         idle.start()
@@ -141,7 +162,7 @@ def run_step(
         drain(uas, errors["uas"])
         time.sleep(0.5)
         uac = start_sipp(
-            CallerScenario(voices["caller"], [Step(hold_ms, "bye")]).xml(),
+            caller_xml,
             wd,
             "caller",
             target=f"127.0.0.1:{sip}",
@@ -162,7 +183,9 @@ def run_step(
             ),
         )
         drain(uac, errors["uac"])
-        sampler = Sampler({"agent": agent.pid, "uac": uac.pid, "uas": uas.pid})
+        pids = {"agent": agent.pid, "uac": uac.pid, "uas": uas.pid}
+        pids.update({f"worker{i}": w.pid for i, w in enumerate(workers)})
+        sampler = Sampler(pids)
         sampler.start()
         watch = ThreadWatch(agent.pid)
         watch.start()
@@ -178,6 +201,8 @@ def run_step(
     finally:
         stop(uac, timeout=10)
         stop(uas, timeout=10)
+        for i, w in enumerate(workers):  # before the check: its exports would compete
+            rcs[f"worker{i}"] = stop(w, timeout=90)
         if watch:
             watch.stop()
         rcs["agent"] = stop(agent)
@@ -193,11 +218,31 @@ def run_step(
         "drain_s": idle_at - last_bye if idle_at else None,
         "notice_to_ringing_s": spread([float(m) for ln in log for m in RINGING.findall(ln)]),
     }
-    res.update(check_catalogue(cfg, wd, n, sipp_timeline(wd / "uac.msg.log"), keep=a.keep))
+    res.update(
+        check_catalogue(
+            cfg,
+            wd,
+            n,
+            sipp_timeline(wd / "uac.msg.log"),
+            keep=a.keep,
+            gap_sample=a.gap_sample,
+            steady_after_s=a.hold_max if a.steady else None,
+        )
+    )
     res.update(cpu_figures(res, idle, sampler, last_bye, idle_at))
     t0, t1 = res["live_span"]  # while calls were up (with no RTP, media-rx idles 0.5 s)
     res["thread_stalls"] = [s for s in watch.stalls if t0 <= s["start"] <= t1 - s["length_s"]]
     return res
+
+
+def steady_xml(xml: str, hold_ms: int, pre_ms: int, a: argparse.Namespace) -> str:
+    """The caller's scenario with a random start (INVITE) and a random bridged time."""
+    fixed = f'<pause milliseconds="{hold_ms}"/>'
+    assert xml.count(fixed) == 1 and xml.count('<send retrans="500">') == 2  # INVITE, BYE
+    lo, hi = pre_ms + int(a.hold_min * 1000), pre_ms + int(a.hold_max * 1000)
+    xml = xml.replace(fixed, f'<pause distribution="uniform" min="{lo}" max="{hi}"/>')
+    jitter = f'  <pause distribution="uniform" min="0" max="{int(a.jitter * 1000)}"/>\n'
+    return xml.replace('  <send retrans="500">', jitter + '  <send retrans="500">', 1)
 
 
 def main() -> int:
@@ -211,6 +256,14 @@ def main() -> int:
     p.add_argument("--ring-ms", type=int, default=200, help="the queue rings this long (180)")
     p.add_argument("--rtp-threadtasks", type=int, default=16, help="sipp -rtp_threadtasks")
     p.add_argument("--drain-timeout", type=float, default=900.0)
+    p.add_argument("--workers", type=int, default=1, help="`callvault worker` processes")
+    p.add_argument("--worker-nice", type=int, default=0, help="their niceness (serve: 0)")
+    p.add_argument("--max-calls", type=int, help="sip.max_calls (default min(1000, N + 20))")
+    p.add_argument("--steady", action="store_true", help="random arrivals and hold times")
+    p.add_argument("--hold-min", type=float, default=60.0, help="--steady: bridged s, least")
+    p.add_argument("--hold-max", type=float, default=180.0, help="--steady: bridged s, most")
+    p.add_argument("--jitter", type=float, default=30.0, help="--steady: INVITE delay, most")
+    p.add_argument("--gap-sample", type=int, help="scan this many calls for gaps (all)")
     p.add_argument("--keep-going", action="store_true", help="go on after an N fails")
     p.add_argument("--workdir", help="keep every run's files (and exports) here")
     p.add_argument("--out", help="JSON file (default bench/out/sip_capacity[.quick].json)")
@@ -218,6 +271,10 @@ def main() -> int:
     a = p.parse_args()
     if a.quick:
         a.calls, a.hold, a.repeat = "10", 10.0, 1
+    if a.steady:
+        a.repeat, a.hold = 1, (a.hold_min + a.hold_max) / 2
+        a.gap_sample = 200 if a.gap_sample is None else a.gap_sample
+        a.max_calls = a.max_calls or 1000
     a.keep = bool(a.workdir)
     raise_nofile()
     info, started, steps = machine(), time.time(), []
@@ -269,6 +326,7 @@ def main() -> int:
         "steps": steps,
     }
     name = "sip_capacity.quick.json" if a.quick else "sip_capacity.json"
+    name = "sip_capacity.steady.json" if a.steady else name
     out = Path(a.out).resolve() if a.out else BENCH / "out" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
