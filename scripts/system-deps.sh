@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(ffmpeg espeak-ng)
 if [ "${1:-run}" = test ]; then
-  want+=(sox sip-tester chromium wrk)  # wrk: bench/hooks.py
+  want+=(sox sip-tester chromium wrk kamailio)  # wrk: bench/hooks.py; kamailio: tests/multinode
   [ -x /usr/lib/postgresql/15/bin/initdb ] || want+=(postgresql-15)
 fi
 missing=()

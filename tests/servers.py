@@ -1,6 +1,7 @@
 """Throwaway PostgreSQL 15 and SeaweedFS (S3) servers for the test suite.
 
-Stdlib + psycopg + boto3 only.  Every server listens on 127.0.0.1 only, on ports picked at
+Stdlib + psycopg + boto3 only.  Every server listens on 127.0.0.1 only (or on the one
+address given as ``host``: tests/multinode binds them to its bridge), on ports picked at
 start-up, and keeps its data and logs inside the given ``workdir``.  Servers still running
 at interpreter exit are stopped by an ``atexit`` hook as a last resort.
 """
@@ -50,21 +51,21 @@ def _stop_all() -> None:
         server.stop()
 
 
-def _free_port(offset: int | None = None) -> int:
-    """A free 127.0.0.1 port (with ``offset``: one where port + offset is free too)."""
+def _free_port(offset: int | None = None, host: str = "127.0.0.1") -> int:
+    """A free port on host (with ``offset``: one where port + offset is free too)."""
     for _ in range(200):
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((host, 0))
             port: int = s.getsockname()[1]
             if offset is None:
                 return port
             try:
                 with socket.socket() as t:
-                    t.bind(("127.0.0.1", port + offset))
+                    t.bind((host, port + offset))
                 return port
             except (OSError, OverflowError):
                 continue
-    raise RuntimeError("could not find a free TCP port pair on 127.0.0.1")
+    raise RuntimeError(f"could not find a free TCP port pair on {host}")
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -148,8 +149,9 @@ def _grant_traverse(path: Path) -> None:
             p.chmod(mode | 0o001)
 
 
-def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
-    """initdb + start a cluster in ``workdir`` and create the ``callvault_test`` database."""
+def start_postgres(workdir: Path, timeout: float = 30.0, host: str = "127.0.0.1") -> PostgresServer:
+    """initdb + start a cluster in ``workdir`` and create the ``callvault_test`` database.
+    It listens on ``host`` only; off loopback it trusts clients on host's own subnet."""
     missing = [
         str(PG_BIN / b) for b in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / b).exists()
     ]
@@ -194,12 +196,15 @@ def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
     sock = str(sockdir) if len(str(sockdir)) < 90 else ""
     with (datadir / "postgresql.conf").open("a") as conf:
         conf.write(
-            f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{sock}'\n"
+            f"\nlisten_addresses = '{host}'\nunix_socket_directories = '{sock}'\n"
             "max_connections = 100\nfsync = off\nsynchronous_commit = off\n"
             "full_page_writes = off\n"
         )
+    if host != "127.0.0.1":
+        with (datadir / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all samenet trust\n")
     for _attempt in range(3):  # retry if someone grabbed the picked port in the meantime
-        port = _free_port()
+        port = _free_port(host=host)
         proc = subprocess.run(
             _as_postgres(
                 str(PG_BIN / "pg_ctl"),
@@ -221,7 +226,7 @@ def start_postgres(workdir: Path, timeout: float = 30.0) -> PostgresServer:
             break
     pidfile = datadir / "postmaster.pid"
     pid = int(pidfile.read_text().split()[0]) if pidfile.exists() else 0
-    server = PostgresServer(port=port, datadir=datadir, logfile=logfile, pid=pid)
+    server = PostgresServer(port=port, datadir=datadir, logfile=logfile, pid=pid, host=host)
     _LIVE.append(server)
     try:
         if proc.returncode != 0:
@@ -288,8 +293,9 @@ class S3Server:
             _LIVE.remove(self)
 
 
-def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
-    """Start ``weed mini`` (master, volume, filer, S3, admin) with data in ``workdir``."""
+def start_seaweedfs(workdir: Path, timeout: float = 30.0, host: str = "127.0.0.1") -> S3Server:
+    """Start ``weed mini`` (master, volume, filer, S3, admin) with data in ``workdir``,
+    listening on ``host`` only."""
     local = Path(sys.executable).parent / "weed"
     weed = str(local) if local.exists() else shutil.which("weed")
     if weed is None:
@@ -315,7 +321,7 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
             }
         )
     )
-    ports = {name: _free_port(GRPC_OFFSET) for name in WEED_SERVICES}
+    ports = {name: _free_port(GRPC_OFFSET, host) for name in WEED_SERVICES}
     # -logdir / -config_dir are global flags and must precede the subcommand.
     cmd = [
         weed,
@@ -323,8 +329,8 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
         f"-config_dir={workdir / 'conf'}",
         "mini",
         f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={host}",
+        f"-ip.bind={host}",
         "-master.telemetry=false",
         f"-s3.config={s3_config}",
         "-webdav=false",
@@ -356,7 +362,7 @@ def start_seaweedfs(workdir: Path, timeout: float = 30.0) -> S3Server:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    server = S3Server(f"http://127.0.0.1:{ports['s3']}", process, logfile, ports)
+    server = S3Server(f"http://{host}:{ports['s3']}", process, logfile, ports)
     _LIVE.append(server)
     deadline, last, answered = time.monotonic() + timeout, "no answer", False
     client = server.client()
