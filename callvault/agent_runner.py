@@ -14,6 +14,7 @@ from typing import Any
 from callvault.wiring import Services
 from consent.do_not_record import DoNotRecordCache, DoNotRecordList
 from consent.notices import DEFAULT_APOLOGY, NoticeCatalogue
+from storage import metrics
 from telephony.errors import TelephonyError
 from telephony.handoff import Handoff
 
@@ -75,6 +76,7 @@ class AgentComponent:
             register_thread=self._register,
         )
         self._control.start()
+        metrics.CALLS_CAPACITY.set(self.agent.capacity)
         lines.append(
             f"SIP agent on {sip.host}:{sip.port} ({'+'.join(sip.transports)}), "
             f"capacity {self.agent.capacity} calls, pjsua2 {self.agent.build.version}; "

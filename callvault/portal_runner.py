@@ -8,9 +8,11 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from callvault.observability.health import readiness
 from callvault.wiring import Services
 
 log = logging.getLogger("callvault.portal")
+DECISION_THREADS = 40  # anyio's default thread limiter: the sync routes' threads
 
 
 def build_app(svc: Services) -> Any:
@@ -43,7 +45,7 @@ def build_hooks(svc: Services, users: Any) -> Any:
     from portal.hooks.audit_batch import DecisionAudit
     from portal.hooks.auth import TokenCache
     from portal.hooks.calls import CallEvents
-    from portal.hooks.decide import ConsentTerms, Decider
+    from portal.hooks.decide import ConsentTerms, Decider, decision_engine
     from portal.hooks.service import HooksService
     from portal.hooks.uploads import UploadLimits, Uploads
 
@@ -61,29 +63,19 @@ def build_hooks(svc: Services, users: Any) -> Any:
         log.warning("%s", line)
     hooks = HooksService(
         tokens=TokenCache(users, float(h.token_cache_s)),
-        decider=Decider(svc.catalogue, DoNotRecordList(svc.catalogue, svc.hasher), notices, terms),
+        decider=Decider(
+            svc.catalogue,
+            DoNotRecordList(svc.catalogue, svc.hasher),
+            notices,
+            terms,
+            engine=decision_engine(svc.catalogue.url, DECISION_THREADS),
+        ),
         uploads=uploads,
         events=CallEvents(svc.catalogue),
         audit=DecisionAudit(svc.catalogue),
     )
     hooks.start()
     return hooks
-
-
-def readiness(svc: Services) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    for name, probe in (
-        ("catalogue", svc.catalogue.require_current),
-        ("store", svc.store.check),
-        ("keys", lambda: svc.hasher),
-        ("spool", svc.spool.ensure),
-    ):
-        try:
-            probe()
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = type(exc).__name__
-    return checks
 
 
 def url(host: str, port: int, tls: bool) -> str:

@@ -190,6 +190,28 @@ class WebhooksSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics, /healthz and /readyz on a port of each process's own (0: none).
+
+    `port` is the serving process's (`serve`, `agent` or `portal`); `serve`'s compression
+    workers take worker_port, worker_port + 1, … (0: none). No authentication on these ports:
+    bind them to an interface only the monitoring system reaches."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    worker_port: int = 0
+    audit_verify_interval_s: int = 600  # the audit chain is walked this often, not per scrape
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggingSettings:
+    """How long-running processes log to stderr: "text" lines or one JSON object a line."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """The whole configuration; built once by `load_settings`."""
 
@@ -210,6 +232,8 @@ class Settings:
     hooks: HooksSettings = dataclasses.field(default_factory=HooksSettings)
     webhooks: WebhooksSettings = dataclasses.field(default_factory=WebhooksSettings)
     worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
+    metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
+    logging: LoggingSettings = dataclasses.field(default_factory=LoggingSettings)
 
     @property
     def var_dir(self) -> Path:
@@ -232,6 +256,8 @@ SECTIONS: dict[str, type[Any]] = {
     "hooks": HooksSettings,
     "webhooks": WebhooksSettings,
     "worker": WorkerSettings,
+    "metrics": MetricsSettings,
+    "logging": LoggingSettings,
 }
 
 _RANGES: dict[str, tuple[int, int]] = {
@@ -274,6 +300,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "worker.poll_s": (1, 3600),
     "worker.retry_s": (1, 86400),
     "worker.old_object_grace_s": (0, 86400),
+    "metrics.port": (0, 65535),
+    "metrics.worker_port": (0, 65535),
+    "metrics.audit_verify_interval_s": (10, 7 * 86400),
 }
 
 

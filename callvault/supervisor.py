@@ -80,6 +80,7 @@ class WorkerPool:
         cwd: Path,
         stop_timeout_s: float = 60,
         logger: logging.Logger = log,
+        metrics_port: int = 0,
     ) -> None:
         self.processes = processes
         self.cwd = cwd
@@ -87,6 +88,7 @@ class WorkerPool:
         self.command += ["--config", str(config)] if config else []
         self.command += ["worker"]
         self.stop_timeout_s = stop_timeout_s
+        self.metrics_port = metrics_port  # worker i serves its metrics on metrics_port + i
         self.log = logger
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * processes
         self.restarts = 0
@@ -94,7 +96,10 @@ class WorkerPool:
         self._thread: threading.Thread | None = None
 
     def _spawn(self, i: int) -> None:
-        self.procs[i] = subprocess.Popen(self.command, cwd=self.cwd, stdin=subprocess.DEVNULL)
+        port = ["--metrics-port", str(self.metrics_port + i)] if self.metrics_port else []
+        self.procs[i] = subprocess.Popen(
+            self.command + port, cwd=self.cwd, stdin=subprocess.DEVNULL
+        )
 
     def start(self) -> list[str]:
         for i in range(self.processes):

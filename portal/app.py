@@ -19,6 +19,7 @@ from portal.routes import (
     auth_pages,
     disclosures_pages,
     health,
+    metrics,
     recording_pages,
     requests_api,
     requests_pages,
@@ -60,6 +61,7 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     app.include_router(rights_api.router, dependencies=authed)
     app.include_router(requests_pages.router, dependencies=authed)
     app.include_router(requests_api.router, dependencies=authed)
+    app.include_router(metrics.router, dependencies=authed)  # admin and auditor only
     if hooks is not None:
         # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
         # notice audio is open (every caller hears it; platforms fetch it without a token).

@@ -33,6 +33,7 @@ from retention_jobs.holds import holds_for
 from retention_jobs.policy import RetentionPolicy
 from retention_jobs.preview import preview, survey_restricted
 from retention_jobs.report import PurgeReport
+from storage import metrics
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import Recording
@@ -125,6 +126,8 @@ class Purger:
                 )
             self._survey(report)
         except BaseException as exc:
+            metrics.PURGE_FAILURES.inc()
+            metrics.RECORDINGS_DESTROYED.inc(len(report.destroyed))
             report.error = f"{type(exc).__name__}: {exc}"
             report.finished_at = self.clock()
             left = self._record_failure(report, actor)
@@ -143,6 +146,8 @@ class Purger:
         report.finished_at = self.clock()
         with self.catalogue.session() as s:
             self.audit.append(s, actor=actor, action="retention.run", details=_summary(report))
+        metrics.RECORDINGS_DESTROYED.inc(len(report.destroyed))
+        metrics.PURGE_LAST_SUCCESS.set_to_current_time()
         return report
 
     # -- the three steps --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from storage import fields
+from storage import fields, metrics
 from storage.audio import FORMATS, AudioInfo, AudioTools, fix_streamed_wav, is_cheap_form
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -151,6 +151,11 @@ class IngestPipeline:
         return results
 
     def process(self, recording_id: str) -> IngestResult:
+        result = self._process(recording_id)
+        metrics.ingest_result(result.state)
+        return result
+
+    def _process(self, recording_id: str) -> IngestResult:
         with self.spool.lock(recording_id) as mine:
             if not mine:
                 return IngestResult(recording_id, "busy", "another process is working on it")

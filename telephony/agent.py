@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from consent.notices import NoticeCatalogue, wav_duration
 from consent.settings import ConsentSettings
+from storage import metrics
 from storage.clock import utcnow
 from storage.identity import number_part
 from telephony.calldir import CallDir, RecordWriter
@@ -244,10 +245,12 @@ class Agent:
         call = _Call(ctl, CallDir(self.calls_dir, flow_id), {Role.CALLER: ev.leg})
         call.calldir.lock()
         self._calls[flow_id] = call
+        metrics.CALLS_ACTIVE.set(len(self._calls))
         self.writer.save(call.calldir, ctl.record())
         ev.leg.answer_with(200)
 
     def _reject(self, leg: Leg, code: int) -> None:
+        metrics.CALLS.labels(outcome="rejected").inc()
         leg.reject(code)
         self._ending.append(leg)
 
@@ -299,6 +302,8 @@ class Agent:
 
     def _finish(self, call: _Call) -> None:
         del self._calls[call.ctl.ctx.flow_id]
+        metrics.CALLS_ACTIVE.set(len(self._calls))
+        metrics.CALLS.labels(outcome=call.ctl.flow.outcome.replace(" ", "-")).inc()
         call.ctl.finish()
         self.writer.save(call.calldir, call.ctl.record())
         pool, calldir = self._pool, call.calldir

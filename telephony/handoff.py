@@ -23,8 +23,10 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from consent.records import store_consent_only
+from storage import metrics
 from storage.call_record import CallRecord
 from storage.catalogue.models import Recording
+from storage.clock import utcnow
 from storage.fsutil import fsync_dir
 from storage.ingest import IngestPipeline, IngestRequest, IngestResult
 from storage.merge import merge_legs
@@ -122,7 +124,10 @@ class Handoff:
             stereo, request, actor=self.actor, move=True, recording_id=flow_id, lenient=True
         )
         self._remove(path)  # the job in the spool is now the durable copy
-        return HandoffResult(flow_id, "recording", self.pipeline.process(job.id))
+        result = self.pipeline.process(job.id)
+        if result.state == "stored" and record.ended_at is not None:
+            metrics.HANGUP_TO_COMMITTED.observe((utcnow() - record.ended_at).total_seconds())
+        return HandoffResult(flow_id, "recording", result)
 
     def _already_handed_over(self, flow_id: str) -> bool:
         if (self.pipeline.spool.jobs_dir / flow_id).is_dir():

@@ -12,17 +12,20 @@ log = logging.getLogger("callvault")
 
 def cmd_agent(args: argparse.Namespace, ctx: Context) -> int:
     from callvault.agent_runner import AgentComponent
+    from callvault.observability.node import Observability
     from callvault.supervisor import supervise
     from retention_jobs.stopping import StopRequest
 
+    svc = ctx.services()
+    watch = Observability(svc, role="agent", verbose=args.verbose)
     component = AgentComponent(
-        ctx.services(),
+        svc,
         host=args.sip_host,
         port=args.sip_port,
         queue_uri=args.queue_uri,
         control_port=args.control_port,
     )
-    failed = supervise([component], StopRequest(), what="agent running", logger=log)
+    failed = supervise([watch, component], StopRequest(), what="agent running", logger=log)
     return fail(str(failed)) if failed else 0
 
 

@@ -11,12 +11,15 @@ log = logging.getLogger("callvault.portal")
 
 
 def cmd_portal(args: argparse.Namespace, ctx: Context) -> int:
+    from callvault.observability.node import Observability
     from callvault.portal_runner import PortalComponent
     from callvault.supervisor import supervise
     from retention_jobs.stopping import StopRequest
 
-    component = PortalComponent(ctx.services(), args.host, args.port)
-    failed = supervise([component], StopRequest(), what="serving the portal", logger=log)
+    svc = ctx.services()
+    watch = Observability(svc, role="portal", verbose=args.verbose)
+    component = PortalComponent(svc, args.host, args.port)
+    failed = supervise([watch, component], StopRequest(), what="serving the portal", logger=log)
     if failed is not None:
         from storage.errors import CallvaultError
 

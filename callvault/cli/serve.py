@@ -16,6 +16,7 @@ log = logging.getLogger("callvault.retention")
 
 def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
     from callvault.jobs import RENAMED, Node, job_specs, serving
+    from callvault.observability.node import Observability
     from callvault.supervisor import Component, ServeError, supervise
     from retention_jobs.scheduler import ScheduledJobs
     from retention_jobs.stopping import StopRequest
@@ -23,6 +24,7 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
     svc = ctx.services()
     settings = svc.settings
     components: list[Component] = [
+        Observability(svc, role="serve", verbose=args.verbose),
         ScheduledJobs(
             job_specs(settings),
             database_url=settings.database.url,
@@ -36,7 +38,10 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
 
         components.append(
             WorkerPool(
-                settings.worker.processes, config=settings.config_file, cwd=settings.base_dir
+                settings.worker.processes,
+                config=settings.config_file,
+                cwd=settings.base_dir,
+                metrics_port=settings.metrics.worker_port,
             )
         )
     if not args.no_agent:

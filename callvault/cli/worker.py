@@ -13,14 +13,21 @@ import logging
 import sys
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from callvault.cli.output import emit
 from callvault.cli.registry import Context, Registrar
+
+if TYPE_CHECKING:
+    from callvault.wiring import Services
+    from retention_jobs.stopping import StopRequest
+    from storage.compression import Compressor
 
 log = logging.getLogger("callvault.worker")
 
 
 def cmd_worker(args: argparse.Namespace, ctx: Context) -> int:
+    from callvault.observability.node import Observability
     from retention_jobs.stopping import StopRequest, stop_on_signals
     from storage import compression_queue
 
@@ -33,17 +40,15 @@ def cmd_worker(args: argparse.Namespace, ctx: Context) -> int:
         if args.once:
             results = compressor.drain(stop.is_set)
         else:
-            log.info("worker %s: compressing to %s", compressor.worker, svc.settings.audio.format)
-            poll = svc.settings.worker.poll_s
-            while not stop.is_set():
-                r = compressor.run_once()
-                if r is not None:
-                    log.info("%s %s %s", r.recording_id, r.state, r.message)
-                    continue
-                for _ in range(int(poll / 0.2)):  # an idle worker looks again every poll_s
-                    if stop.is_set():
-                        break
-                    time.sleep(0.2)
+            watch = Observability(
+                svc, role="worker", port=args.metrics_port or 0, verbose=args.verbose
+            )
+            for line in watch.start():
+                log.info("%s", line)
+            try:
+                _loop(svc, compressor, stop)
+            finally:
+                watch.stop()
             log.info("worker %s stopped", compressor.worker)
             return 0
     with svc.catalogue.session() as s:
@@ -62,6 +67,20 @@ def cmd_worker(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if failed else 0
 
 
+def _loop(svc: Services, compressor: Compressor, stop: StopRequest) -> None:
+    log.info("worker %s: compressing to %s", compressor.worker, svc.settings.audio.format)
+    poll = svc.settings.worker.poll_s
+    while not stop.is_set():
+        r = compressor.run_once()
+        if r is not None:
+            log.info("%s %s %s", r.recording_id, r.state, r.message)
+            continue
+        for _ in range(int(poll / 0.2)):  # an idle worker looks again every poll_s
+            if stop.is_set():
+                break
+            time.sleep(0.2)
+
+
 def register(cli: Registrar) -> None:
     w = cli.command(
         "worker",
@@ -72,4 +91,9 @@ def register(cli: Registrar) -> None:
         "--once",
         action="store_true",
         help="do every job that is due now, then exit (1 if any failed or must be retried)",
+    )
+    w.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics, /healthz and /readyz on this port (on metrics.host)",
     )
