@@ -58,23 +58,23 @@ read -r -d '' CONFIG_SITE <<'EOF' || true
 /* pjlib/include/pj/config_site.h -- written by callvault's
  * scripts/build-pjsua2.sh.  Server limits; see docs/pjsua2-build.md. */
 
-/* Concurrent calls (upstream default: 4).  The slots are a static array
- * (pjsua_var is ~40 MB of BSS for 1024 slots in 2.12.1 with the media count
- * below); pages are only touched when used: RSS after libStart ~73 MB for
- * the whole Python process, +~55 KB per active call. */
-#define PJSUA_MAX_CALLS             1024
+/* Concurrent SIP legs (upstream default: 4).  A bridged call holds two (the
+ * caller and the queue leg), so 2048 slots hold 1,024 bridged calls.  The
+ * slots are a static array (pjsua_var is ~40 MB of BSS per 1024 slots with
+ * the media count below); pages are only touched when used. */
+#define PJSUA_MAX_CALLS             2048
 
 /* A recorded call uses one recorder per leg (2 per call), plus prompts. */
-#define PJSUA_MAX_PLAYERS           2100
-#define PJSUA_MAX_RECORDERS         2100
+#define PJSUA_MAX_PLAYERS           4200
+#define PJSUA_MAX_RECORDERS         4200
 
-/* Conference bridge slots: >= 2*calls + players + recorders (6248).  Each
- * port in use costs ~64 KB, mostly two arrays sized by this value. */
-#define PJSUA_MAX_CONF_PORTS        6400
+/* Conference bridge slots: >= calls + players + recorders (12496).  Each
+ * port in use costs a few bytes per slot (arrays sized by this value). */
+#define PJSUA_MAX_CONF_PORTS        12800
 
 /* Sockets in the (epoll) ioqueue: SIP transports + 2 RTP/RTCP per call.
  * PJSIP_MAX_TRANSPORTS defaults to this value too. */
-#define PJ_IOQUEUE_MAX_HANDLES      8192
+#define PJ_IOQUEUE_MAX_HANDLES      16384
 
 /* Media lines per SDP (default 16); 4 keeps each call slot small. */
 #define PJMEDIA_MAX_SDP_MEDIA       4
@@ -346,7 +346,7 @@ verify() {
     local calls=$1
     log "verifying the installed module (capacity check: ${calls} calls)"
     local out rc=0
-    out=$(cd / && timeout 300 "$PY" -c "$VERIFY_PY" "$calls" 1024 2>&1) || rc=$?
+    out=$(cd / && timeout 300 "$PY" -c "$VERIFY_PY" "$calls" 2048 2>&1) || rc=$?
     if [[ $rc -ne 0 ]]; then
         printf '%s\n' "$out" | tail -n 40 | sed 's/^/pjsua2-build:   /' >&2
         return 1
