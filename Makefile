@@ -52,6 +52,7 @@ bench: system-deps-test venv pjsua2
 	$(PY) bench/sip_capacity.py
 	$(PY) bench/portal.py
 	$(PY) bench/compress.py
+	$(PY) bench/hooks.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,14 +21,12 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,28 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench._portal_proc import free_port, rss_mb, running_portal  # noqa: E402
 from callvault.settings import load_settings  # noqa: E402
 from callvault.wiring import Services  # noqa: E402
 from consent.do_not_record import DoNotRecordList  # noqa: E402
 from portal.auth.users import Users  # noqa: E402
 from tests.servers import start_postgres  # noqa: E402
 
-CALLVAULT = str(ROOT / ".venv" / "bin" / "callvault")
 LUA = ROOT / "bench" / "hooks_wrk.lua"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def prepare(work: Path, pg_url: str, port: int) -> tuple[Path, str]:
@@ -79,36 +63,6 @@ def prepare(work: Path, pg_url: str, port: int) -> tuple[Path, str]:
     finally:
         svc.close()
     return cfg, token
-
-
-@contextmanager
-def serve(cfg: Path, port: int, work: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
-    log = open(work / "portal.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [CALLVAULT, "--config", str(cfg), "portal", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=work,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"portal did not start:\n{(work / 'portal.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]:
@@ -144,6 +98,14 @@ def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]
         "max_ms": r["max_us"] / 1000,
         "loadavg_after": os.getloadavg(),
     }
+
+
+def py_spy(pid: int, seconds: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy; PY_SPY names the binary) sampling every thread of the
+    portal (and its children) while wrk runs, as collapsed stacks in OUT."""
+    cmd = [os.environ.get("PY_SPY", "py-spy"), "record", "--pid", str(pid), "--subprocesses"]
+    cmd += ["--threads", "--idle", "--format", "raw", "--duration", str(seconds), "-o", out]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def upload_memory(base: str, token: str, pid: int, work: Path, seconds: int) -> dict[str, Any]:
@@ -206,6 +168,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="10 s of load, a 10-minute WAV")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--seconds", type=int, default=30)
+    p.add_argument("--py-spy", metavar="OUT", help="sample the portal with py-spy (raw stacks)")
     args = p.parse_args()
     seconds = 10 if args.quick else args.seconds
     audio_s = 600 if args.quick else 7200
@@ -224,9 +187,12 @@ def main() -> int:
             port = free_port()
             cfg, token = prepare(work, pg.create_database("bench"), port)
             base = f"http://127.0.0.1:{port}"
-            with serve(cfg, port, work) as proc:
+            with running_portal(cfg, port, work) as proc:
                 wrk(base, token, args.connections, 5)  # warm-up
+                spy = py_spy(proc.pid, seconds, args.py_spy) if args.py_spy else None
                 out["decisions"] = wrk(base, token, args.connections, seconds)
+                if spy is not None:
+                    spy.wait(60)
                 print(json.dumps(out["decisions"], indent=2), flush=True)
                 out["upload_memory"] = upload_memory(base, token, proc.pid, work, audio_s)
                 print(json.dumps(out["upload_memory"], indent=2), flush=True)

@@ -23,9 +23,7 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +40,7 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench._audio import loop_to, make_call  # noqa: E402
+from bench._portal_proc import free_port, rss_mb, running_portal  # noqa: E402
 from callvault.settings import load_settings  # noqa: E402
 from callvault.wiring import Services  # noqa: E402
 from portal.auth.users import Users  # noqa: E402
@@ -49,7 +48,6 @@ from portal.timing import app_duration_ms  # noqa: E402
 from storage.ingest import IngestRequest  # noqa: E402
 from tests.servers import start_postgres, start_seaweedfs  # noqa: E402
 
-CALLVAULT = str(ROOT / ".venv" / "bin" / "callvault")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SERVICES = [f"service-{i}" for i in range(10)]
 
@@ -67,20 +65,6 @@ FROM generate_series(1, :total) AS g,
      LATERAL (SELECT CAST(:now AS timestamptz) - (g * (365 * 86400 / CAST(:total AS float)))
               * interval '1 second' AS s) t
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return -1.0
 
 
 def config_for(
@@ -315,7 +299,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
         work = Path(tmp)
         pg, s3 = start_postgres(work / "pg"), start_seaweedfs(work / "weed")
-        proc = None
         try:
             port = free_port()
             db = pg.create_database("bench")
@@ -334,62 +317,42 @@ def main() -> int:
             finally:
                 svc.close()
                 fresh.close()
-            log = work / "portal.log"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
-            with open(log, "wb") as f:
-                proc = subprocess.Popen(
-                    [CALLVAULT, "--config", str(cfg), "portal", "--port", str(port)],
-                    stdout=f,
-                    stderr=subprocess.STDOUT,
-                    cwd=work,
-                    env=env,
-                )
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"portal did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.2)
-            out["rows"] = total + 2
-            out["search"] = search_bench(base, token, password, reps)
-            s = out["search"]
-            print(
-                f"search (service + 30 days, 50 rows, {s['total']} matching) among "
-                f"{total + 2:,}: API {s['api_first_page']['median_ms']:.1f} ms median round trip "
-                f"({server_ms(s['api_first_page'])} server), next page "
-                f"{s.get('api_next_page', {}).get('median_ms', float('nan')):.1f} ms "
-                f"({server_ms(s.get('api_next_page'))}), HTML page "
-                f"{s['html_page']['median_ms']:.1f} ms ({server_ms(s['html_page'])})",
-                flush=True,
-            )
-            n = 20 if not args.quick else 5
-            out["first_byte"] = first_byte_bench(base, token, rid, n)
-            out["first_byte_fresh_wav"] = first_byte_bench(base, token, wav_rid, n)
-            for key, form in (("first_byte", "compact"), ("first_byte_fresh_wav", "fresh WAV")):
-                fb = out[key]
+            with running_portal(cfg, port, work) as proc:
+                base = f"http://127.0.0.1:{port}"
+                out["rows"] = total + 2
+                out["search"] = search_bench(base, token, password, reps)
+                s = out["search"]
                 print(
-                    f"first audio byte at 80 % of a {hour_s / 60:.0f}-minute recording, {form} "
-                    f"({fb['bytes']:,} bytes, HTTP {fb['status']}): {fb['median_ms']:.1f} ms "
-                    "median",
+                    f"search (service + 30 days, 50 rows, {s['total']} matching) among "
+                    f"{total + 2:,}: API {s['api_first_page']['median_ms']:.1f} ms median "
+                    "round trip "
+                    f"({server_ms(s['api_first_page'])} server), next page "
+                    f"{s.get('api_next_page', {}).get('median_ms', float('nan')):.1f} ms "
+                    f"({server_ms(s.get('api_next_page'))}), HTML page "
+                    f"{s['html_page']['median_ms']:.1f} ms ({server_ms(s['html_page'])})",
                     flush=True,
                 )
-            out["memory"] = memory_bench(base, token, rid, proc.pid, 20)
-            m = out["memory"]
-            print(
-                f"20 clients streaming the whole recording at once ({m['wall_s']:.1f} s): "
-                f"portal RSS {m['rss_before_mb']:.0f} MB before, {m['rss_peak_mb']:.0f} MB peak, "
-                f"{m['rss_after_mb']:.0f} MB after",
-                flush=True,
-            )
+                n = 20 if not args.quick else 5
+                out["first_byte"] = first_byte_bench(base, token, rid, n)
+                out["first_byte_fresh_wav"] = first_byte_bench(base, token, wav_rid, n)
+                for key, form in (("first_byte", "compact"), ("first_byte_fresh_wav", "fresh WAV")):
+                    fb = out[key]
+                    print(
+                        f"first audio byte at 80 % of a {hour_s / 60:.0f}-minute recording, {form} "
+                        f"({fb['bytes']:,} bytes, HTTP {fb['status']}): {fb['median_ms']:.1f} ms "
+                        "median",
+                        flush=True,
+                    )
+                out["memory"] = memory_bench(base, token, rid, proc.pid, 20)
+                m = out["memory"]
+                print(
+                    f"20 clients streaming the whole recording at once ({m['wall_s']:.1f} s): "
+                    f"portal RSS {m['rss_before_mb']:.0f} MB before, "
+                    f"{m['rss_peak_mb']:.0f} MB peak, "
+                    f"{m['rss_after_mb']:.0f} MB after",
+                    flush=True,
+                )
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=30)
             pg.stop()
             s3.stop()
     out["machine"]["loadavg_end"] = os.getloadavg()

@@ -10,6 +10,7 @@ from storage.audit import AuditLog, canonical_json
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import ConsentRecordRow
 from storage.clock import utcnow
+from storage.outbox import emit
 
 
 def store_consent_only(
@@ -21,12 +22,15 @@ def store_consent_only(
     audit: AuditLog | None = None,
     clock: Callable[[], datetime] = utcnow,
     caller_hash: str | None = None,
+    emit_objected: bool = True,
 ) -> int:
     """Append the record (and its audit event) in one transaction; returns its row id.
 
     Idempotent per call: a record already stored for this call with the same document is
     not stored twice (the agent may retry after a crash). ``caller_hash`` (the keyed E.164
-    hash, never the number) lets a data-subject request find the call.
+    hash, never the number) lets a data-subject request find the call. An objected call's
+    record writes its `consent.objected` webhook event in the same transaction (unless
+    ``emit_objected`` is False: the caller emitted it when the objection happened).
     """
     audit = audit or AuditLog(clock)
     doc = canonical_json(document)
@@ -52,4 +56,6 @@ def store_consent_only(
                 "consent_record": row.id,
             },
         )
+        if emit_objected and document.get("outcome") == "objected":
+            emit(s, "consent.objected", {"consent_record_id": row.id})  # ids only
         return row.id

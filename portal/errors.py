@@ -44,3 +44,23 @@ class Unsatisfiable(PortalError):
     def __init__(self, message: str, size: int) -> None:
         super().__init__(message)
         self.size = size
+
+
+class Conflict(PortalError):
+    status = 409
+    title = "Conflict"
+
+
+class TooLarge(PortalError):
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaType(PortalError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class Unprocessable(PortalError):
+    status = 422
+    title = "Unprocessable content"

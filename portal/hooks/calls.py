@@ -71,7 +71,9 @@ class CallEvents:
             if ev.type == "hangup":
                 final = {k: v for k, v in facts.items() if k != "case_ids"}
         if final is not None:
-            store_consent_only(self.catalogue, call_id, final, actor=actor, clock=self.clock)
+            store_consent_only(  # consent.objected was emitted with the objection event
+                self.catalogue, call_id, final, actor=actor, clock=self.clock, emit_objected=False
+            )
         return {"platform_call_id": call_id, "event": ev.type, "outcome": facts["outcome"]}
 
 

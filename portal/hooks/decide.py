@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,47 @@ class Decision:
     objection_digit: str
 
 
+# PostgreSQL: the whole decision in ONE statement, committed on its own (autocommit), so one
+# round trip: the list looked up, the call's row and its consent record inserted. The call's
+# row is inserted first (ON CONFLICT DO NOTHING: a retry of a call ID inserts nothing) with the
+# record's id drawn from its sequence; the record is inserted only if the call's row was. The
+# foreign key is checked at the statement's end, when both rows exist. Always the table itself,
+# never a cache: an objection added a moment before is seen (issue 7 item 3).
+_PG_DECIDE = text("""
+WITH listed AS (
+    SELECT EXISTS (SELECT 1 FROM do_not_record WHERE caller_hash = :caller_hash) AS listed
+), opened AS (
+    INSERT INTO platform_calls (platform_call_id, consent_record_id, opened_at, updated_at, facts)
+    SELECT :call_id, nextval(pg_get_serial_sequence('consent_records', 'id')), :now, :now,
+           CASE WHEN listed.listed THEN :doc_listed ELSE :doc_open END
+    FROM listed
+    ON CONFLICT (platform_call_id) DO NOTHING
+    RETURNING consent_record_id, facts
+), recorded AS (
+    INSERT INTO consent_records (id, call_id, recording_id, received_at, document, caller_hash)
+    SELECT consent_record_id, :call_id, NULL, :now, facts, :caller_hash FROM opened
+    RETURNING id
+)
+SELECT listed.listed, (SELECT count(*) FROM recorded) AS opened FROM listed
+""")
+
+
+def decision_engine(url: str, pool_size: int) -> Engine | None:
+    """The decisions' own engine on PostgreSQL (None elsewhere): autocommit, no pre-ping (a
+    round trip per checkout; a connection PostgreSQL dropped fails one decision and is
+    replaced), a pool as large as the threads that decide."""
+    if not url.startswith("postgresql"):
+        return None
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=10,
+    )
+
+
 class Decider:
     def __init__(
         self,
@@ -51,12 +93,18 @@ class Decider:
         notices: NoticeCatalogue,
         terms: ConsentTerms,
         clock: Callable[[], datetime] = utcnow,
+        engine: Engine | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.dnr = dnr
         self.notices = notices
         self.terms = terms
         self.clock = clock
+        self.engine = engine  # decision_engine(): the one-statement path on PostgreSQL
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
 
     def notice(self, notice_id: str, version: str) -> Notice | None:
         for n in self.notices.notices:
@@ -73,27 +121,48 @@ class Decider:
         """
         notice = self.notices.select(dialled)
         now = self.clock()
+        if self.engine is not None:
+            return self._decide_pg(self.engine, call_id, caller, notice, now)
         try:
             with self.catalogue.session() as s:
-                listed = self._listed(s, caller)
-                d = Decision(
-                    record=not listed,
-                    reason="caller is on the do-not-record list" if listed else None,
-                    notice=notice,
-                    objection_digit=self.terms.objection_digit,
-                )
+                d = self._answer(self._listed(s, caller), notice)
                 doc = opening_record(call_id, d, self.terms, now, withheld=not caller)
                 self._open(s, call_id, doc, now, self.dnr.hasher.hash_or_none(caller or None))
             return d
         except IntegrityError:  # the call ID was asked before (a retry): its record is open
             with self.catalogue.session() as s:
-                listed = self._listed(s, caller)
-            return Decision(
-                not listed,
-                "caller is on the do-not-record list" if listed else None,
-                notice,
-                self.terms.objection_digit,
-            )
+                return self._answer(self._listed(s, caller), notice)
+
+    def _decide_pg(
+        self, engine: Engine, call_id: str, caller: str | None, notice: Notice, now: datetime
+    ) -> Decision:
+        try:
+            caller_hash = self.dnr.hasher.hash_or_none(caller or None)
+        except CallvaultError as exc:
+            raise CallerUnreadable(f"caller: {exc}") from None
+        answers = {listed: self._answer(listed, notice) for listed in (True, False)}
+        docs = {
+            listed: canonical_json(opening_record(call_id, d, self.terms, now, withheld=not caller))
+            for listed, d in answers.items()
+        }
+        params = {
+            "call_id": call_id,
+            "caller_hash": caller_hash,
+            "now": now,
+            "doc_listed": docs[True],
+            "doc_open": docs[False],
+        }
+        with engine.connect() as conn:
+            listed = bool(conn.execute(_PG_DECIDE, params).scalar_one())
+        return answers[listed]
+
+    def _answer(self, listed: bool, notice: Notice) -> Decision:
+        return Decision(
+            record=not listed,
+            reason="caller is on the do-not-record list" if listed else None,
+            notice=notice,
+            objection_digit=self.terms.objection_digit,
+        )
 
     def _listed(self, s: Session, caller: str | None) -> bool:
         try:

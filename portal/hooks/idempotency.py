@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.errors import BadInput, PortalError
+from portal.errors import BadInput, Conflict, Unprocessable
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import HookUpload
 from storage.clock import utcnow
@@ -26,13 +26,11 @@ from storage.clock import utcnow
 MAX_KEY = 255
 
 
-class InFlight(PortalError):
-    status = 409
+class InFlight(Conflict):
     title = "Request in progress"
 
 
-class KeyReused(PortalError):
-    status = 422
+class KeyReused(Unprocessable):
     title = "Idempotency-Key reused"
 
 

@@ -19,19 +19,18 @@ from typing import IO
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from portal.errors import BadInput, PortalError
+from portal import errors
+from portal.errors import BadInput, PortalError, Unprocessable
 
 MAX_MANIFEST = 64 * 1024
 CHUNK_FLUSH = 1 << 20  # hand writes to a thread in ~1 MiB batches
 
 
-class TooLarge(PortalError):
-    status = 413
+class TooLarge(errors.TooLarge):
     title = "Upload too large"
 
 
-class BadUpload(PortalError):
-    status = 422
+class BadUpload(Unprocessable):
     title = "Unprocessable upload"
 
 

@@ -27,3 +27,4 @@ class HooksService:
     def close(self) -> None:
         self.audit.stop()
         self.uploads.close()
+        self.decider.close()

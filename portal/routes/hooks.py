@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import APIRouter, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from portal.errors import NotFound
+from portal.errors import BadInput, NotFound, TooLarge, UnsupportedMediaType
 from portal.hooks.auth import PlatformUser
 from portal.hooks.calls import CallEvent
 from portal.hooks.idempotency import Answer, check_key, replay
-from portal.hooks.multipart import TooLarge, receive
+from portal.hooks.multipart import TooLarge as UploadTooLarge
+from portal.hooks.multipart import receive
 from portal.hooks.service import HooksService
 from portal.routes.api import PROBLEM
 
@@ -31,6 +34,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "The request with this Idempotency-Key is still being answered",
         413: "Upload too large",
+        415: "Neither JSON nor form-encoded",
         422: "Unprocessable (bad audio, bad manifest, or an Idempotency-Key reused)",
     }
     return {c: {"description": f"{titles[c]} (problem details)", **PROBLEM} for c in codes}
@@ -80,10 +84,64 @@ class EventOut(BaseModel):
     outcome: str
 
 
-@router.post("/incoming-call", responses=_problems(400, 401, 403))
-def incoming_call(request: Request, _user: PlatformUser, body: IncomingCall) -> DecisionOut:
-    """May this caller be recorded, and which notice is played? Opens the consent record."""
-    d = hooks(request).decider.decide(body.platform_call_id, body.caller, body.dialled)
+FORM = "application/x-www-form-urlencoded"
+MAX_DECISION_BODY = 16 * 1024
+INCOMING_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": IncomingCall.model_json_schema()},
+            # Asterisk's dialplan CURL(url,post-data) sends this (docs/platforms.md)
+            FORM: {"schema": IncomingCall.model_json_schema()},
+        },
+    }
+}
+
+
+async def incoming_body(request: Request) -> IncomingCall:
+    """The decision's fields from a JSON object or a form-encoded body, validated alike."""
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype not in ("application/json", FORM):
+        raise UnsupportedMediaType(f"send application/json or {FORM}, not {ctype or 'nothing'!r}")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_DECISION_BODY:
+        raise TooLarge(f"a decision request is at most {MAX_DECISION_BODY} bytes")
+    raw = await request.body()
+    try:
+        if ctype == "application/json":
+            return IncomingCall.model_validate_json(raw)
+        return IncomingCall.model_validate(form_fields(raw))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+def form_fields(raw: bytes) -> dict[str, str]:
+    """application/x-www-form-urlencoded → fields; a repeated field or bad encoding is refused
+    (which of two values would count is not ours to guess)."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=16)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"the form body cannot be read: {exc}") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise BadInput(f"{name}: given more than once")
+        fields[name] = value
+    return fields
+
+
+@router.post(
+    "/incoming-call", responses=_problems(400, 401, 403, 413, 415), openapi_extra=INCOMING_BODY
+)
+async def incoming_call(request: Request, _user: PlatformUser) -> DecisionOut:
+    """May this caller be recorded, and which notice is played? Opens the consent record.
+
+    The body is JSON or, as Asterisk's CURL() sends it, form-encoded: the same fields."""
+    body = await incoming_body(request)
+    decider = hooks(request).decider
+    d = await anyio.to_thread.run_sync(
+        decider.decide, body.platform_call_id, body.caller, body.dialled
+    )
     n = d.notice
     url = str(request.url_for("notice_audio", notice_id=n.id, version=n.version))
     return DecisionOut(
@@ -156,7 +214,7 @@ async def upload(
     ctype = request.headers.get("content-type", "")
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > svc.limits.max_bytes:
-        raise TooLarge(f"the upload is {length} bytes; the limit is {svc.limits.max_bytes}")
+        raise UploadTooLarge(f"the upload is {length} bytes; the limit is {svc.limits.max_bytes}")
     earlier = svc.keys.earlier(user.id, key) if key else None
     if earlier is not None:
         if earlier.response_status is None:

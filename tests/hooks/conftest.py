@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from callvault.settings import load_settings
 from callvault.wiring import Services
 from consent.do_not_record import DoNotRecordList
 from consent.notices import DEFAULT_APOLOGY, DEFAULT_NOTICE
 from portal.auth.users import Users
+from storage.catalogue.models import HookUpload
 from tests.conftest import _s3_toml, write_config
 from tests.portal.conftest import free_port, running_portal
 from tests.servers import PostgresServer, S3Server
@@ -134,3 +138,54 @@ def upload(
         "audio": (filename, audio, "audio/wav"),
     }
     return c.post("/hooks/v1/recordings", files=files, headers=headers)
+
+
+@dataclass
+class StalledUpload:
+    """A multipart upload whose body stops after `cut` bytes of audio until `go` is set, sent
+    from a thread; `claimed()` waits until the server has taken its Idempotency-Key."""
+
+    site: HookSite
+    manifest: Mapping[str, object]
+    audio: bytes
+    key: str
+    cut: int
+    go: threading.Event = field(default_factory=threading.Event)
+    outcome: list[httpx.Response | httpx.TransportError] = field(default_factory=list)
+    boundary: str = "stalledboundary01"
+
+    def body(self) -> Iterator[bytes]:
+        b = self.boundary
+        yield (
+            f'--{b}\r\nContent-Disposition: form-data; name="manifest"\r\n\r\n'
+            f"{json.dumps(self.manifest)}\r\n--{b}\r\n"
+            'Content-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
+        ).encode() + self.audio[: self.cut]
+        self.go.wait(60)
+        yield self.audio[self.cut :] + f"\r\n--{b}--\r\n".encode()
+
+    def send(self) -> None:
+        ctype = f"multipart/form-data; boundary={self.boundary}"
+        hdrs = {"Idempotency-Key": self.key, "Content-Type": ctype}
+        try:
+            with self.site.client() as c:
+                self.outcome.append(
+                    c.post("/hooks/v1/recordings", content=self.body(), headers=hdrs)
+                )
+        except httpx.TransportError as exc:
+            self.outcome.append(exc)
+
+    def start(self) -> threading.Thread:
+        t = threading.Thread(target=self.send)
+        t.start()
+        return t
+
+    def claimed(self, svc: Services, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with svc.catalogue.session() as s:
+                q = select(HookUpload).where(HookUpload.idempotency_key == self.key)
+                if s.scalars(q).first():
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"the server never took Idempotency-Key {self.key}")

@@ -4,11 +4,9 @@ one cut off mid-body was never accepted, its key is free for the retry."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from sqlalchemy import func, select
 
 from storage.catalogue.models import HookUpload, Recording
 from tests.conftest import CALLVAULT
-from tests.hooks.conftest import HookSite, make_config, prepare, upload
+from tests.hooks.conftest import HookSite, StalledUpload, make_config, prepare, upload
 from tests.hooks.test_uploads import wait_state
 
 
@@ -114,47 +112,17 @@ def test_an_upload_cut_off_by_sigkill_was_never_accepted(
     port = int(crash_site.base.rsplit(":", 1)[1])
     audio, key = long_wav(tmp_path), uuid.uuid4().hex
     m = {"platform_call_id": "crash-2", "service": "housing"}
-    boundary = "killboundary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="manifest"\r\n\r\n{json.dumps(m)}'
-        f"\r\n--{boundary}\r\n"
-        'Content-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
-    ).encode()
-    hold = threading.Event()
-
-    def body() -> Iterator[bytes]:
-        yield head + audio[: len(audio) // 2]
-        hold.wait(60)
-        yield audio[len(audio) // 2 :]
-
-    outcome: list[object] = []
-
-    def send() -> None:
-        hdrs = {"Idempotency-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-        try:
-            with crash_site.client() as c:
-                outcome.append(c.post("/hooks/v1/recordings", content=body(), headers=hdrs))
-        except httpx.TransportError as exc:
-            outcome.append(exc)
-
+    first = StalledUpload(crash_site, m, audio, key, cut=len(audio) // 2)
     proc = start(crash_site.config, port, crash_site.log)
-    t = threading.Thread(target=send)
+    t = first.start()
     try:
-        t.start()
         svc = crash_site.services()
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with svc.catalogue.session() as s:
-                    if s.scalars(
-                        select(HookUpload).where(HookUpload.idempotency_key == key)
-                    ).first():
-                        break
-                time.sleep(0.05)
+            first.claimed(svc)
             kill9(proc)
-            hold.set()
+            first.go.set()
             t.join(60)
-            assert outcome and isinstance(outcome[0], httpx.TransportError), outcome
+            assert first.outcome and isinstance(first.outcome[0], httpx.TransportError)
             proc = start(crash_site.config, port, crash_site.log)
             with svc.catalogue.session() as s:  # recovered at start-up: the key is free
                 assert (
@@ -169,7 +137,7 @@ def test_an_upload_cut_off_by_sigkill_was_never_accepted(
             assert retry.status_code == 202, retry.text
             assert wait_state(c, retry.json()["status_url"], "stored")["state"] == "stored"
     finally:
-        hold.set()
+        first.go.set()
         proc.terminate()
         proc.wait(30)
     assert "interrupted before it was accepted, dropped" in crash_site.log.read_text()

@@ -9,6 +9,7 @@ import uuid
 import httpx
 from sqlalchemy import select
 
+from consent.do_not_record import DoNotRecordList
 from consent.notices import DEFAULT_APOLOGY
 from storage.catalogue.models import AuditEvent, ConsentRecordRow, PlatformCall
 from tests.hooks.conftest import HOUSING_LINE, HookSite
@@ -115,3 +116,24 @@ def test_only_platform_tokens_reach_the_hooks(hook_site: HookSite) -> None:
     log = hook_site.log.read_text()
     assert "hook POST /hooks/v1/incoming-call by pbx: 200" in log
     assert "1277312" not in log and "7946" not in log  # no number in any log line
+
+
+def test_an_objection_added_a_moment_before_is_answered_at_once(hook_site: HookSite) -> None:
+    """No cache between the list and the decision (issue 7 item 3): the next decision after
+    an addition says do-not-record, and the consent-only record is committed by the answer."""
+    number = f"+4412773{uuid.uuid4().int % 100000:05d}"
+    _, before = ask(hook_site, number)
+    assert before.json()["record"] is True
+    svc = hook_site.services()
+    try:
+        DoNotRecordList(svc.catalogue, svc.hasher).add(number, reason="by phone", actor="tester")
+        call_id, after = ask(hook_site, number)
+        assert after.status_code == 200 and after.json()["record"] is False
+        with svc.catalogue.session() as s:
+            [row] = s.scalars(select(ConsentRecordRow).where(ConsentRecordRow.call_id == call_id))
+            call = s.get(PlatformCall, call_id)
+        assert call is not None and call.consent_record_id == row.id
+        assert json.loads(row.document)["outcome"] == "do-not-record"
+        assert row.caller_hash == svc.hasher.hash(number)
+    finally:
+        svc.close()

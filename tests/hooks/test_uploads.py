@@ -4,7 +4,6 @@ bad audio (422, kept in spool/rejected/), the size limit (413), the status URL."
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from storage.catalogue.models import HookUpload, Recording
-from tests.hooks.conftest import HookSite, upload
+from storage.catalogue.models import Recording
+from tests.hooks.conftest import HookSite, StalledUpload, upload
 
 
 def wait_state(c: httpx.Client, status_url: str, want: str) -> dict[str, object]:
@@ -83,40 +82,13 @@ def test_a_retry_while_the_first_is_still_running_is_409(
     hook_site: HookSite, sox_wav: Path
 ) -> None:
     key, m = uuid.uuid4().hex, manifest()
-    go = threading.Event()
-    boundary = "slowboundary0001"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="manifest"\r\n\r\n'
-        f"{json.dumps(m)}\r\n--{boundary}\r\n"
-        'Content-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
-    ).encode()
     audio = sox_wav.read_bytes()
-
-    def slow() -> Iterator[bytes]:
-        yield head + audio[:1000]
-        go.wait(60)
-        yield audio[1000:] + f"\r\n--{boundary}--\r\n".encode()
-
-    results: list[httpx.Response] = []
-    hdrs = {"Idempotency-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-    def first() -> None:
-        with hook_site.client() as c:
-            results.append(c.post("/hooks/v1/recordings", content=slow(), headers=hdrs))
-
-    t = threading.Thread(target=first)
-    t.start()
+    first = StalledUpload(hook_site, m, audio, key, cut=1000)
+    t = first.start()
     try:
         svc = hook_site.services()
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with svc.catalogue.session() as s:
-                    if s.scalars(
-                        select(HookUpload).where(HookUpload.idempotency_key == key)
-                    ).first():
-                        break
-                time.sleep(0.1)
+            first.claimed(svc)
         finally:
             svc.close()
         with hook_site.client() as c:
@@ -124,9 +96,10 @@ def test_a_retry_while_the_first_is_still_running_is_409(
         assert busy.status_code == 409, busy.text
         assert "still being answered" in busy.json()["detail"]
     finally:
-        go.set()
+        first.go.set()
         t.join(120)
-    assert results and results[0].status_code == 202, results[0].text if results else None
+    [answer] = first.outcome
+    assert isinstance(answer, httpx.Response) and answer.status_code == 202, answer
 
 
 def test_the_size_limit_is_a_clear_413(hook_site: HookSite) -> None:
