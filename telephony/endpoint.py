@@ -20,6 +20,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from telephony import media
 from telephony.errors import TelephonyError
 from telephony.events import (
     Confirmed,
@@ -276,6 +277,7 @@ class Endpoint:
         self.ready.clear()
         self.events.clear()
         self._account = None
+        media.reap(everything=True)
         if self._ep is not None:
             self._ep.libDestroy()
             self._ep = None

@@ -8,10 +8,34 @@ destroys it (a recorder's WAV header is completed then).
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
+
+# pjsua2 runs a player's end-of-file callback on pjmedia's event thread (ev_thread) with the
+# C++ player as its argument: a player destroyed between its EOF and that callback crashes the
+# process (segfault in AudioMediaPlayer::eof_cb, seen with ~20 calls a node in
+# tests/multinode). A player that goes is muted and kept RETIRE_S before it is destroyed.
+RETIRE_S = 5.0
+_retired: collections.deque[tuple[float, Any]] = collections.deque()
+
+
+def _retire(player: Any) -> None:
+    with contextlib.suppress(pj.Error):
+        player.adjustRxLevel(0.0)
+    _retired.append((time.monotonic(), player))
+    reap()
+
+
+def reap(everything: bool = False) -> None:
+    """Destroy the players retired RETIRE_S ago (all of them before libDestroy)."""
+    now = time.monotonic()
+    while _retired and (everything or now - _retired[0][0] >= RETIRE_S):
+        _retired.popleft()
 
 
 class CallMedia:
@@ -26,10 +50,16 @@ class CallMedia:
         player = pj.AudioMediaPlayer()
         player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(to)
+        self.stop_playing()
         self.player = player
 
     def stop_playing(self) -> None:
+        if self.player is not None:
+            _retire(self.player)
         self.player = None
+
+    def __del__(self) -> None:
+        self.stop_playing()
 
     def bridge(self, caller: Any, staff: Any, record_to: tuple[Path, Path] | None) -> None:
         """Connect the two legs both ways; with record_to, one recorder per leg as well."""
