@@ -8,7 +8,6 @@ the system clock's at the kill, one clock for both.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 from tests.multinode.conftest import Cluster, Node
