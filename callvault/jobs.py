@@ -11,10 +11,13 @@ job table, which hold whatever the node that registered the job last had.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,7 @@ from retention_jobs.stopping import StopRequest
 if TYPE_CHECKING:
     from callvault.settings import Settings
     from callvault.wiring import Services
+    from retention_jobs.run_once import RunOnce
     from retention_jobs.scheduler import JobSpec
 
 PURGE_JOB = "retention-purge"
@@ -123,6 +127,30 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     return specs
 
 
+def node_name() -> str:
+    """How job_runs names this process: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _run_once(svc: Services) -> RunOnce:
+    from retention_jobs.run_once import RunOnce
+
+    lock_dir = svc.settings.spool.dir / ".locks"
+    return RunOnce(svc.catalogue.engine, node=node_name(), lock_dir=lock_dir)
+
+
+def _once(svc: Services, job_id: str, run: Callable[[], str]) -> str:
+    """Run a shared job unless another node has this trigger (retention_jobs/run_once.py)."""
+    from retention_jobs.run_once import latest_fire_time
+    from storage.clock import utcnow
+
+    spec = next(s for s in job_specs(svc.settings) if s.id == job_id)
+    grace = timedelta(seconds=spec.misfire_grace_s + 1)
+    slot = latest_fire_time(spec.trigger, utcnow(), grace)
+    with _run_once(svc)(job_id, slot) as mine:
+        return run() if mine else f"{job_id}: skipped, another node has this trigger"
+
+
 def _job_services(config_path: str | None) -> Services:
     from callvault.settings import load_settings
     from callvault.wiring import Services
@@ -140,13 +168,15 @@ def scheduled_purge(config_path: str | None = None) -> str:
 
     node = serving.node
     svc = _job_services(config_path)
+
+    def purge() -> str:
+        stop = node.stop.is_set if node else None
+        return svc.purger().run(now=utcnow(), actor="scheduler", should_stop=stop).summary()
+
     try:
-        report = svc.purger().run(
-            now=utcnow(), actor="scheduler", should_stop=node.stop.is_set if node else None
-        )
+        return _once(svc, PURGE_JOB, purge)
     finally:
         svc.close()
-    return report.summary()
 
 
 def scheduled_resume(config_path: str | None = None) -> str:
@@ -155,7 +185,11 @@ def scheduled_resume(config_path: str | None = None) -> str:
 
     svc = _job_services(config_path)
     try:
-        lines = recover_spool(svc)  # calls a stopped agent left behind, then ingest jobs
+        # Per node (its own spool), once among the processes sharing it.
+        with _run_once(svc).local(RESUME_JOB) as mine:
+            if not mine:
+                return "spool resume: skipped, another process on this node is resuming"
+            lines = recover_spool(svc)  # calls a stopped agent left behind, then ingest jobs
     finally:
         svc.close()
     return "spool resume: " + ("; ".join(lines) if lines else "empty")
@@ -166,11 +200,15 @@ def scheduled_anchor(config_path: str | None = None) -> str:
     from storage.anchors import write_anchor
 
     svc = _job_services(config_path)
-    try:
+
+    def anchor() -> str:
         a = write_anchor(svc.catalogue, svc.store)
+        return f"audit anchor: row {a.seq} as {a.key}"
+
+    try:
+        return _once(svc, ANCHOR_JOB, anchor)
     finally:
         svc.close()
-    return f"audit anchor: row {a.seq} as {a.key}"
 
 
 def scheduled_requests_due(config_path: str | None = None) -> str:
@@ -179,10 +217,14 @@ def scheduled_requests_due(config_path: str | None = None) -> str:
     from storage.clock import utcnow
 
     svc = _job_services(config_path)
-    try:
-        days = svc.settings.schedule.requests_due_days
+    days = svc.settings.schedule.requests_due_days
+
+    def check() -> str:
         due = due_check(svc.subject_requests(), now=utcnow(), within_days=days)
+        overdue = sum(1 for v in due if v["overdue"])
+        return f"requests due: {len(due)} within {days} day(s), {overdue} overdue"
+
+    try:
+        return _once(svc, REQUESTS_DUE_JOB, check)
     finally:
         svc.close()
-    overdue = sum(1 for v in due if v["overdue"])
-    return f"requests due: {len(due)} within {days} day(s), {overdue} overdue"

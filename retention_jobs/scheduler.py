@@ -4,9 +4,10 @@ interval.
 The purge job lives in the catalogue database (SQLAlchemyJobStore, shared by every node), so a
 run missed while all nodes were down is caught up once after start-up: coalesce=True folds the
 missed runs into one, max_instances=1 stops overlaps, and misfire_grace_time bounds how late a
-catch-up may be. Several nodes sharing the store may occasionally both run the purge; that is
-safe by design (claims use SKIP LOCKED). The spool resume is per node (each node has its own
-spool), so it lives in an in-memory store and also runs at start-up.
+catch-up may be. Several nodes sharing the store may each fire the same trigger: the job
+functions (callvault/jobs.py) then run it on one node only (retention_jobs/run_once.py: an
+advisory lock while it runs, the trigger claimed in job_runs). The spool resume is per node
+(each node has its own spool), so it lives in an in-memory store and also runs at start-up.
 
 Job functions are referenced as "module:function" text and pickled by reference: keep them
 importable, module-level, and taking only plain arguments.
