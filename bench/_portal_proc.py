@@ -35,6 +35,20 @@ def rss_mb(pid: int) -> float:
     return -1.0
 
 
+def rss_tree_mb(pid: int) -> float:
+    """The resident sets of the process and its children ([portal] workers), in MiB."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += max(rss_mb(p), 0.0)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return total
+
+
 @contextmanager
 def running_portal(cfg: Path, port: int, work: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`callvault --config cfg portal --port port` in `work`, its output in work/portal.log."""

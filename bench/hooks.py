@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench._portal_proc import free_port, rss_mb, running_portal  # noqa: E402
+from bench._portal_proc import free_port, rss_tree_mb, running_portal  # noqa: E402
 from callvault.settings import load_settings  # noqa: E402
 from callvault.wiring import Services  # noqa: E402
 from consent.do_not_record import DoNotRecordList  # noqa: E402
@@ -46,10 +46,11 @@ from tests.servers import start_postgres  # noqa: E402
 LUA = ROOT / "bench" / "hooks_wrk.lua"
 
 
-def prepare(work: Path, pg_url: str, port: int) -> tuple[Path, str]:
+def prepare(work: Path, pg_url: str, port: int, workers: int) -> tuple[Path, str]:
     cfg = work / "callvault.toml"
     cfg.write_text(
-        f'[database]\nurl = "{pg_url}"\n\n[portal]\nport = {port}\n\n[hooks]\nanswer_within_s = 0\n'
+        f'[database]\nurl = "{pg_url}"\n\n[portal]\nport = {port}\nworkers = {workers}\n\n'
+        "[hooks]\nanswer_within_s = 0\n"
     )
     svc = Services.build(load_settings(cfg, environ={}))
     try:
@@ -100,6 +101,30 @@ def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]
     }
 
 
+def make_durable(pg: Any) -> None:
+    """fsync, synchronous_commit and full_page_writes back on (the tests turn them off): a
+    commit is then on disk before its answer."""
+    with pg.connect("postgres") as conn:
+        conn.autocommit = True
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {name} = on")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(1)
+
+
+def pg_settings(pg: Any) -> dict[str, str]:
+    """The cluster's durability settings in force (the tests' cluster, tests/servers.py)."""
+    names = (
+        "fsync",
+        "synchronous_commit",
+        "full_page_writes",
+        "wal_sync_method",
+        "max_connections",
+    )
+    with pg.connect("postgres") as conn:
+        return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}
+
+
 def py_spy(pid: int, seconds: int, out: str) -> subprocess.Popen[bytes]:
     """py-spy (pip install py-spy; PY_SPY names the binary) sampling every thread of the
     portal (and its children) while wrk runs, as collapsed stacks in OUT."""
@@ -130,13 +155,13 @@ def upload_memory(base: str, token: str, pid: int, work: Path, seconds: int) -> 
                 yield chunk
         yield tail
 
-    before = rss_mb(pid)
+    before = rss_tree_mb(pid)
     samples: list[float] = []
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            samples.append(rss_mb(pid))
+            samples.append(rss_tree_mb(pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -159,7 +184,7 @@ def upload_memory(base: str, token: str, pid: int, work: Path, seconds: int) -> 
         "upload_wall_s": round(wall, 2),
         "rss_before_mb": round(before, 1),
         "rss_peak_mb": round(max(samples) if samples else before, 1),
-        "rss_after_mb": round(rss_mb(pid), 1),
+        "rss_after_mb": round(rss_tree_mb(pid), 1),
     }
 
 
@@ -168,6 +193,8 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="10 s of load, a 10-minute WAV")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--seconds", type=int, default=30)
+    p.add_argument("--workers", type=int, default=1, help="[portal] workers (uvicorn processes)")
+    p.add_argument("--durable", action="store_true", help="fsync and synchronous_commit on")
     p.add_argument("--py-spy", metavar="OUT", help="sample the portal with py-spy (raw stacks)")
     args = p.parse_args()
     seconds = 10 if args.quick else args.seconds
@@ -185,7 +212,12 @@ def main() -> int:
         pg = start_postgres(work / "pg")
         try:
             port = free_port()
-            cfg, token = prepare(work, pg.create_database("bench"), port)
+            if args.durable:
+                make_durable(pg)
+            cfg, token = prepare(work, pg.create_database("bench"), port, args.workers)
+            out["workers"] = args.workers
+            out["postgres"] = pg_settings(pg)
+            print(json.dumps(out["postgres"]), flush=True)
             base = f"http://127.0.0.1:{port}"
             with running_portal(cfg, port, work) as proc:
                 wrk(base, token, args.connections, 5)  # warm-up

@@ -4,18 +4,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from callvault.observability.health import readiness
 from callvault.wiring import Services
 
 log = logging.getLogger("callvault.portal")
-DECISION_THREADS = 40  # anyio's default thread limiter: the sync routes' threads
+# Connections for decisions, per process: more than the decisions one process runs at once
+# (2 cores), few enough that [portal] workers of them fit PostgreSQL's max_connections.
+DECISION_CONNECTIONS = 10
 
 
-def build_app(svc: Services) -> Any:
+def build_app(svc: Services, *, primary: bool = True) -> Any:
+    """The portal's ASGI app. ``primary=False`` (a worker of `[portal] workers`): the
+    start-up recovery of uploads and the spool's resume are the parent's, not each worker's."""
     from portal.app import create_app
     from portal.auth.users import Throttle
     from portal.context import PortalConfig, PortalContext
@@ -35,10 +41,10 @@ def build_app(svc: Services) -> Any:
         caller_hash=lambda number: svc.hasher.hash(number),
         ready=lambda: readiness(svc),
     )
-    return create_app(ctx, build_hooks(svc, ctx.users))
+    return create_app(ctx, build_hooks(svc, ctx.users, primary=primary))
 
 
-def build_hooks(svc: Services, users: Any) -> Any:
+def build_hooks(svc: Services, users: Any, *, primary: bool = True) -> Any:
     """The platform hooks' services (/hooks/v1), from [hooks] and [consent]."""
     from consent.do_not_record import DoNotRecordList
     from consent.notices import NoticeCatalogue
@@ -47,20 +53,15 @@ def build_hooks(svc: Services, users: Any) -> Any:
     from portal.hooks.calls import CallEvents
     from portal.hooks.decide import ConsentTerms, Decider, decision_engine
     from portal.hooks.service import HooksService
-    from portal.hooks.uploads import UploadLimits, Uploads
 
     s = svc.settings
     c, h = s.consent, s.hooks
     terms = ConsentTerms(c.lawful_basis, tuple(c.purposes), c.objection_digit)
     notices = NoticeCatalogue.from_config(c.notices, s.base_dir)
-    uploads = Uploads(
-        svc.catalogue,
-        svc.pipeline(),
-        svc.spool,
-        UploadLimits(h.max_upload_mb * 1024 * 1024, float(h.answer_within_s)),
-    )
-    for line in uploads.recover():
-        log.warning("%s", line)
+    uploads = hook_uploads(svc)
+    if primary:
+        for line in uploads.recover():
+            log.warning("%s", line)
     hooks = HooksService(
         tokens=TokenCache(users, float(h.token_cache_s)),
         decider=Decider(
@@ -68,14 +69,26 @@ def build_hooks(svc: Services, users: Any) -> Any:
             DoNotRecordList(svc.catalogue, svc.hasher),
             notices,
             terms,
-            engine=decision_engine(svc.catalogue.url, DECISION_THREADS),
+            engine=decision_engine(svc.catalogue.url, DECISION_CONNECTIONS),
         ),
         uploads=uploads,
         events=CallEvents(svc.catalogue),
         audit=DecisionAudit(svc.catalogue),
     )
-    hooks.start()
+    hooks.start(resume=primary)
     return hooks
+
+
+def hook_uploads(svc: Services) -> Any:
+    from portal.hooks.uploads import UploadLimits, Uploads
+
+    h = svc.settings.hooks
+    return Uploads(
+        svc.catalogue,
+        svc.pipeline(),
+        svc.spool,
+        UploadLimits(h.max_upload_mb * 1024 * 1024, float(h.answer_within_s)),
+    )
 
 
 def url(host: str, port: int, tls: bool) -> str:
@@ -83,22 +96,81 @@ def url(host: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}/"
 
 
+def uvicorn_options(svc: Services, host: str | None, port: int | None) -> dict[str, Any]:
+    p = svc.settings.portal
+    return {
+        "host": host or p.host,
+        "port": p.port if port is None else port,
+        "ssl_certfile": str(p.tls_cert) if p.tls_cert else None,
+        "ssl_keyfile": str(p.tls_key) if p.tls_key else None,
+        "proxy_headers": p.behind_tls_proxy,
+        "server_header": False,
+        "log_config": None,  # our logging set-up; the access log shows paths, never numbers
+        "lifespan": "off",
+    }
+
+
 def uvicorn_server(svc: Services, host: str | None = None, port: int | None = None) -> Any:
     import uvicorn
 
-    p = svc.settings.portal
-    config = uvicorn.Config(
-        build_app(svc),
-        host=host or p.host,
-        port=p.port if port is None else port,
-        ssl_certfile=str(p.tls_cert) if p.tls_cert else None,
-        ssl_keyfile=str(p.tls_key) if p.tls_key else None,
-        proxy_headers=p.behind_tls_proxy,
-        server_header=False,
-        log_config=None,  # our logging set-up; the access log shows paths, never numbers
-        lifespan="off",
+    return uvicorn.Server(uvicorn.Config(build_app(svc), **uvicorn_options(svc, host, port)))
+
+
+WORKER_CONFIG = "_CALLVAULT_PORTAL_WORKER_CONFIG"  # the config path, for the workers
+
+
+def serve_workers(
+    svc: Services, config: Path | None, host: str | None = None, port: int | None = None
+) -> None:
+    """`callvault portal` with `[portal] workers` > 1: uvicorn's process manager runs that many
+    worker processes on one listening socket (each its own app, engine and pools; spawned, so
+    each reads the configuration again, from the same file and environment). This process
+    first recovers interrupted uploads once, then finishes the spool's jobs in the
+    background; the workers do neither. uvicorn restarts a worker that dies and stops them all
+    on SIGINT/SIGTERM."""
+    import uvicorn
+
+    uploads = hook_uploads(svc)
+    for line in uploads.recover():
+        log.warning("%s", line)
+    uploads.resume_in_background()
+    os.environ[WORKER_CONFIG] = str(config.resolve()) if config is not None else ""
+    opts = uvicorn_options(svc, host, port)
+    log.info(
+        "portal listening on %s with %d workers",
+        url(opts["host"], opts["port"], opts["ssl_certfile"] is not None),
+        svc.settings.portal.workers,
     )
-    return uvicorn.Server(config)
+    try:
+        uvicorn.run(
+            "callvault.portal_runner:worker_app",
+            factory=True,
+            workers=svc.settings.portal.workers,
+            **opts,
+        )
+    finally:
+        uploads.close()
+
+
+def worker_app() -> Any:
+    """One worker's app (uvicorn's factory, in a spawned process)."""
+    import sys
+
+    from callvault.cli.app import _NOISY
+    from callvault.observability.logs import configure_logging
+    from callvault.settings import load_settings
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    path = os.environ.get(WORKER_CONFIG) or None
+    settings = load_settings(Path(path) if path else None)
+    configure_logging(settings.logging)
+    return build_app(Services.build(settings), primary=False)
 
 
 class PortalComponent:

@@ -167,6 +167,9 @@ class PortalSettings:
     tls_key: Path | None = None
     # TLS ends at a reverse proxy in front of us: cookies are still sent Secure only.
     behind_tls_proxy: bool = False
+    # `callvault portal` only: this many uvicorn worker processes on one socket (the platform
+    # hooks' decision rate grows with them; `callvault serve` runs one in its own process).
+    workers: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,6 +282,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "consent.objection_grace_s": (0, 60),
     "consent.code_timeout_s": (1, 30),
     "portal.port": (0, 65535),
+    "portal.workers": (1, 32),
     "portal.session_idle_timeout_s": (60, 86400),
     "portal.playback_grant_s": (60, 86400),
     "portal.max_failed_logins": (1, 100),

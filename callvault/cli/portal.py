@@ -17,6 +17,11 @@ def cmd_portal(args: argparse.Namespace, ctx: Context) -> int:
     from retention_jobs.stopping import StopRequest
 
     svc = ctx.services()
+    if svc.settings.portal.workers > 1:
+        from callvault.portal_runner import serve_workers
+
+        serve_workers(svc, ctx.config, args.host, args.port)
+        return 0
     watch = Observability(svc, role="portal", verbose=args.verbose)
     component = PortalComponent(svc, args.host, args.port)
     failed = supervise([watch, component], StopRequest(), what="serving the portal", logger=log)

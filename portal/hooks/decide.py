@@ -72,7 +72,7 @@ SELECT listed.listed, (SELECT count(*) FROM recorded) AS opened FROM listed
 def decision_engine(url: str, pool_size: int) -> Engine | None:
     """The decisions' own engine on PostgreSQL (None elsewhere): autocommit, no pre-ping (a
     round trip per checkout; a connection PostgreSQL dropped fails one decision and is
-    replaced), a pool as large as the threads that decide."""
+    replaced), `pool_size` connections (a decision waits up to 10 s for one)."""
     if not url.startswith("postgresql"):
         return None
     return create_engine(

@@ -19,10 +19,11 @@ class HooksService:
     events: CallEvents
     audit: DecisionAudit
 
-    def start(self) -> None:
+    def start(self, *, resume: bool = True) -> None:
         self.audit.drain()  # what a crash left unaudited
         self.audit.start()
-        self.uploads.resume_in_background()
+        if resume:  # one process per site resumes the spool's jobs ([portal] workers)
+            self.uploads.resume_in_background()
 
     def close(self) -> None:
         self.audit.stop()
