@@ -25,6 +25,7 @@ from consent.settings import ConsentSettings
 from storage import metrics
 from storage.clock import utcnow
 from storage.identity import number_part
+from telephony.allowlist import SourceAllowlist
 from telephony.calldir import CallDir, RecordWriter
 from telephony.controller import (
     Bridge,
@@ -107,6 +108,7 @@ class Agent:
         self.do_not_record = do_not_record
         self.clock = clock
         self.flood = FloodGuard(settings.invite_rate_per_min, settings.invite_burst)
+        self.allowlist = SourceAllowlist(settings.allowed_sources)
         self.endpoint = Endpoint(settings, clock)
         self.ready = self.endpoint.ready
         self.writer = RecordWriter()
@@ -205,6 +207,12 @@ class Agent:
             self._execute(call, call.ctl.handle(AudioReady(call.ctl.ctx.flow_id, role, at)))
 
     def _incoming(self, ev: Incoming) -> None:
+        if not self.allowlist.admits(ev.source):
+            line = self.allowlist.refused(ev.source, ev.at)
+            if line:
+                log.warning("%s", line)
+            self._reject(ev.leg, 403)
+            return
         if not self.flood.admit(ev.source, ev.at):
             line = self.flood.refused(ev.source, ev.at)
             if line:

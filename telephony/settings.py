@@ -27,3 +27,6 @@ class SipSettings:
     invite_rate_per_min: int = 120
     invite_burst: int = 20
     ack_timeout_s: float = 5.0
+    # Addresses or CIDR networks that may send INVITEs (the trunk, Kamailio); others get 403.
+    # Empty: every source.
+    allowed_sources: tuple[str, ...] = ()

@@ -225,7 +225,14 @@ def _notice(d: Path) -> Path:
 
 
 def _node_config(
-    node: Host, queue: Host, db_url: str, s3: S3Server, bucket: str, keys: Path, notice: Path
+    node: Host,
+    proxy: Host,
+    queue: Host,
+    db_url: str,
+    s3: S3Server,
+    bucket: str,
+    keys: Path,
+    notice: Path,
 ) -> str:
     return f"""
 [database]
@@ -247,6 +254,8 @@ control_port = 5071
 # would throttle the whole trunk (limit floods at the proxy instead: docs/multinode.md).
 invite_rate_per_min = 60000
 invite_burst = 1000
+# Only Kamailio may send INVITEs: a caller dialling a node directly is refused (403).
+allowed_sources = ["{proxy.ip}/32"]
 
 [consent]
 objection_grace_s = 1
@@ -290,7 +299,9 @@ def cluster(
             wd.mkdir()
             config = wd / "callvault.toml"
             config.write_text(
-                _node_config(lab[role], lab["callers"], db_url, s3, bucket, keys, notice)
+                _node_config(
+                    lab[role], lab["kamailio"], lab["callers"], db_url, s3, bucket, keys, notice
+                )
             )
             nodes.append(Node(role, lab[role], wd, config, wd / "agent.log"))
         for node in nodes:  # migrations and keys once, then idempotent for the second
@@ -335,8 +346,6 @@ def cluster(
             f'CTL_SOCKET="{ctl}"',
             "-A",
             "DS_PING_INTERVAL=1",
-            "-A",
-            "FR_TIMER_MS=1500",
             log=kam.log,
         )
         cluster.wait_for(
