@@ -5,7 +5,9 @@ veth pair, on a /24 under 10.213.0.0/16 that no interface or route of the machin
 The bridge holds the subnet's .1 (the servers the root namespace runs, PostgreSQL and
 SeaweedFS, listen there); hosts get .11 upwards. No namespace has a default route: traffic
 can only reach the lab's own addresses. `close()` ends the processes started in the lab and
-removes the namespaces and links, and runs at exit if a test forgot to.
+removes the namespaces and links, and runs at exit if a test forgot to. A run killed outright
+(SIGKILL, a CI timeout) cannot clean up: its names carry its pid, and the next lab removes the
+namespaces and links of labs whose process is gone.
 """
 
 from __future__ import annotations
@@ -64,6 +66,36 @@ def used_networks() -> list[ipaddress.IPv4Network]:
     return [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
 
 
+# This module's names: namespace cv<token>-<role>, bridge cvb<token>, veth cv<token><i>h/n.
+_NAME = re.compile(r"cv(?:b([0-9a-f]{6})[0-9a-f]|([0-9a-f]{6})[0-9a-f](?:-[a-z0-9]+|\d+[hn]))")
+
+
+def _lab_pid(name: str) -> int | None:
+    m = _NAME.fullmatch(name)
+    return int(m.group(1) or m.group(2), 16) if m else None
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def remove_stale_labs() -> None:
+    """Namespaces and links of labs whose test process died without closing them."""
+    for line in _ip("netns", "list").stdout.splitlines():
+        ns = line.split()[0] if line.split() else ""
+        pid = _lab_pid(ns)
+        if pid is None or _alive(pid):
+            continue
+        for p in _ip("netns", "pids", ns, check=False).stdout.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(p), signal.SIGKILL)  # left in that dead lab's own namespace
+        _ip("netns", "del", ns, check=False)
+    for m in re.finditer(r"^\d+: (cv\w+)[@:]", _ip("-o", "link").stdout, re.M):
+        pid = _lab_pid(m.group(1))
+        if pid is not None and not _alive(pid):
+            _ip("link", "del", m.group(1), check=False)
+
+
 def free_subnet() -> ipaddress.IPv4Network:
     """A /24 under 10.213.0.0/16 overlapping nothing the machine uses (default routes aside)."""
     used = [n for n in used_networks() if n.prefixlen > 0]
@@ -112,7 +144,9 @@ class Lab:
     """Namespaces for the given roles on one bridge; see the module docstring."""
 
     def __init__(self, roles: list[str]) -> None:
-        self.token = secrets.token_hex(3)
+        remove_stale_labs()
+        # The creator's pid (6 hex digits: pid_max is at most 2**22) and one random digit.
+        self.token = f"{os.getpid():06x}{secrets.token_hex(1)[0]}"
         self.subnet = free_subnet()
         addrs = list(self.subnet.hosts())
         self.gateway = str(addrs[0])  # the bridge's address, in the root namespace
