@@ -17,10 +17,8 @@ on whichever node fires it.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from storage import metrics
 from storage.catalogue.job_runs import JobRun
 from storage.clock import utcnow
+from storage.fsutil import try_flock
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 10_000
@@ -121,16 +120,8 @@ class RunOnce:
         """A lock among this machine's processes only (a file in lock_dir): for per-node jobs
         such as the spool resume."""
         self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.lock_dir / f"{job}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
+        with try_flock(self.lock_dir / f"{job}.lock") as held:
+            yield held
 
     def _claim(self, job: str, slot: datetime) -> bool:
         try:

@@ -3,7 +3,6 @@ manifest; every change to the manifest is written atomically (temp, fsync, renam
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.errors import StorageError
-from storage.fsutil import atomic_write_bytes, durable_copy, fsync_dir, private_dir
+from storage.fsutil import atomic_write_bytes, durable_copy, fsync_dir, private_dir, try_flock
 
 STATES = ("spooled", "probed", "transcoded", "encrypted", "uploaded")
 
@@ -120,17 +119,8 @@ class Spool:
     @contextmanager
     def lock(self, recording_id: str) -> Iterator[bool]:
         """Non-blocking per-job lock (released by the kernel if the process dies)."""
-        path = self.jobs_dir / recording_id / ".lock"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
+        with try_flock(self.jobs_dir / recording_id / ".lock") as held:
+            yield held
 
     def finish(self, job: Job) -> None:
         shutil.rmtree(job.path)
