@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(ffmpeg espeak-ng)
 if [ "${1:-run}" = test ]; then
-  want+=(sox sip-tester chromium wrk kamailio)  # wrk: bench/hooks.py; kamailio: tests/multinode
+  want+=(sox sip-tester chromium wrk kamailio systemd)  # wrk: bench/hooks.py; kamailio: tests/multinode; systemd: systemd-analyze (tests/ops)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || want+=(postgresql-15)
 fi
 missing=()
