@@ -192,14 +192,16 @@ class Cluster:
     def caller(
         self, xml: str, name: str, *, calls: int, rate: float, limit: int
     ) -> subprocess.Popen[str]:
-        """sipp UAC in the callers' namespace, calling service 100 through Kamailio."""
+        """sipp UAC in the callers' namespace, calling service 100 through Kamailio; SIP and
+        RTP ports of its own (the namespace's port space is the lab's alone)."""
+        n = len(self.sipp)
         argv = self.sipp_argv(
             xml,
             name,
             "-mp",
-            "40000" if name.endswith("1") else "44000",
+            str(40000 + 4000 * n),
             "-p",
-            "5062" if name.endswith("1") else "5064",
+            str(5062 + 2 * n),
             "-m",
             str(calls),
             "-r",
