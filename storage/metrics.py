@@ -38,6 +38,11 @@ PURGE_LAST_SUCCESS = Gauge(
 RECORDINGS_DESTROYED = Counter(
     "callvault_recordings_destroyed", "Recordings destroyed by the retention purge"
 )
+COMPRESSIONS = Counter(
+    "callvault_compressions",
+    "Compression jobs a worker finished a step of, by result (compressed, old-pending, retry, …)",
+    ["result"],
+)
 JOB_RUNS = Counter(
     "callvault_job_runs",
     "Scheduled job triggers on this node: ran here, or skipped (another node has it)",

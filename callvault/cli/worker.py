@@ -68,11 +68,14 @@ def cmd_worker(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _loop(svc: Services, compressor: Compressor, stop: StopRequest) -> None:
+    from storage import metrics
+
     log.info("worker %s: compressing to %s", compressor.worker, svc.settings.audio.format)
     poll = svc.settings.worker.poll_s
     while not stop.is_set():
         r = compressor.run_once()
         if r is not None:
+            metrics.COMPRESSIONS.labels(result=r.state).inc()
             log.info("%s %s %s", r.recording_id, r.state, r.message)
             continue
         for _ in range(int(poll / 0.2)):  # an idle worker looks again every poll_s

@@ -87,6 +87,34 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
         assert value(after, "callvault_compression_backlog", state="queued") == 1
         assert value(after, "callvault_webhook_backlog") is not None
 
+        # A worker on its own metrics port compresses it; serve's backlog gauge follows.
+        wport = free_tcp_port()
+        worker = subprocess.Popen(
+            [CALLVAULT, "--config", str(config), "worker", "--metrics-port", str(wport)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")},
+        )
+        wbase = f"http://127.0.0.1:{wport}"
+        try:
+            wait_until(lambda: answers(wbase + "/readyz"), 60, "the worker's /readyz")
+            wait_until(
+                lambda: value(scrape(base), "callvault_compression_backlog", state="queued") == 0,
+                60,
+                "the job compressed",
+            )
+            done = scrape(wbase)
+            # "old-pending": compressed, the WAV kept a while for streams still reading it.
+            moved = {k[1]: v for k, v in done.items() if k[0] == "callvault_compressions_total"}
+            assert moved in (
+                {(("result", "compressed"),): 1.0},
+                {(("result", "old-pending"),): 1.0},
+            ), moved
+        finally:
+            worker.terminate()
+            worker.wait(60)
+
         # The portal's own /metrics: an auditor's bearer token, nobody else's.
         run(config, "users", "add", "ops", "--role", "auditor", "--password-stdin", stdin="o" * 20)
         token = json.loads(run(config, "users", "token", "ops", "--json").stdout)["token"]
