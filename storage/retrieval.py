@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import tink
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage import fields, parts
+from storage import fields
 from storage.audio import AudioTools
+from storage.audio_stream import AudioStream as AudioStream
+from storage.audio_stream import open_stream
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import (
@@ -24,9 +24,10 @@ from storage.catalogue.models import (
     DestructionRecord,
     Recording,
     RecordingCaseRef,
+    SubjectRequest,
 )
 from storage.clock import utcnow
-from storage.crypto import CHUNK, Envelope, raise_integrity
+from storage.crypto import Envelope
 from storage.errors import NotFoundError, StorageError
 from storage.export import OutputFile, decrypt_to, format_for
 from storage.fields import FieldError, check_reason
@@ -36,15 +37,29 @@ from storage.objects.base import ObjectStore
 
 
 class RecordingDestroyedError(StorageError):
-    """The recording was destroyed under the retention policy (or is being destroyed)."""
+    """The recording was destroyed (by retention or an approved erasure), or is being destroyed."""
+
+
+def _erasure_request(s: Session, run_id: str | None) -> str | None:
+    """The data-subject request a destruction runs under, if it is one (an erasure's run id is
+    its request's id, consent/erasure.py), else None (a retention run)."""
+    if run_id is None:
+        return None
+    return run_id if s.get(SubjectRequest, run_id) is not None else None
 
 
 def _not_exportable(s: Session, rec: Recording) -> str:
-    """Why a recording that is not "stored" cannot be exported, from its destruction record."""
+    """Why a recording that is not "stored" cannot be exported: how it was (or is being)
+    destroyed, from its destruction record (or its claim)."""
     if rec.state == "destroyed":
         dr = s.scalar(select(DestructionRecord).where(DestructionRecord.recording_id == rec.id))
         if dr is None:
             return f"recording {rec.id} was destroyed; its audio and key no longer exist"
+        if dr.request_id is not None:
+            return (
+                f"recording {rec.id} was erased at {dr.destroyed_at.isoformat()} on approval "
+                f"of erasure request {dr.request_id}; its audio and data key no longer exist"
+            )
         return (
             f"recording {rec.id} was destroyed at {dr.destroyed_at.isoformat()} under "
             f"retention policy {dr.policy_id} ({dr.policy_fingerprint}), class "
@@ -53,6 +68,12 @@ def _not_exportable(s: Session, rec: Recording) -> str:
             "data key no longer exist"
         )
     if rec.state == "destroying":
+        request = _erasure_request(s, rec.purge_run_id)
+        if request is not None:
+            return (
+                f"recording {rec.id} is being erased on approval of erasure request "
+                f"{request}; it cannot be exported"
+            )
         expired = rec.expires_at.isoformat() if rec.expires_at else "?"
         return (
             f"recording {rec.id} is being destroyed by retention run {rec.purge_run_id} "
@@ -104,48 +125,6 @@ class ListFilter:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 1000
-
-
-class AudioStream:
-    """Decrypted audio read straight from the object store, never written to disk.
-
-    Tink authenticates every segment as it is read, so a partial read (an HTTP Range) is as
-    trustworthy as a whole one; the whole-file checksums are checked by `export`.
-    """
-
-    def __init__(
-        self, recording_id: str, fmt: str, length: int, reader: BinaryIO, source: BinaryIO
-    ) -> None:
-        self.recording_id = recording_id
-        self.format = fmt
-        self.length = length  # plaintext bytes, from the catalogue
-        self._reader = reader
-        self._source = source
-
-    def read(self, n: int = CHUNK) -> bytes:
-        try:
-            return self._reader.read(n) or b""
-        except tink.TinkError:
-            raise raise_integrity(self.recording_id) from None
-
-    def skip(self, n: int) -> None:
-        """Decrypt and discard n bytes (Tink's Python streams cannot seek)."""
-        while n > 0:
-            chunk = self.read(min(n, CHUNK))
-            if not chunk:
-                return
-            n -= len(chunk)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._reader.close()
-        self._source.close()
-
-    def __enter__(self) -> AudioStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)
@@ -232,31 +211,15 @@ class Recordings:
             rid, fmt, length = rec.id, rec.format, rec.plaintext_bytes
             kek_id, wrapped, key = rec.key.kek_id, rec.key.wrapped_keyset, rec.object_key
         data_key = self.envelope.open_data_key(rid, kek_id, wrapped)
-        layout = None
-        if start > 0:
-            with contextlib.closing(self.store.open(key, 0, parts.HEADER.size)) as head:
-                layout = parts.parse_header(parts.read_exact(head, parts.HEADER.size))
-        if layout is not None:
-            first = layout.part_of(start)
-            source = self.store.open(key, layout.cipher_offset(first))
-            start -= first * layout.part
-        else:
-            source = self.store.open(key)
-        try:
-            if layout is not None:
-                reader = data_key.decrypt_from(source, layout, first)
-            else:
-                reader, _tap = data_key.decrypt_stream(source)
-        except BaseException:
-            source.close()
-            raise
-        audio = AudioStream(rid, fmt, length, reader, source)
-        try:
-            audio.skip(start)
-        except BaseException:
-            audio.close()
-            raise
-        return audio
+        return open_stream(
+            store=self.store,
+            object_key=key,
+            data_key=data_key,
+            recording_id=rid,
+            fmt=fmt,
+            length=length,
+            start=start,
+        )
 
     def tag(
         self, recording_id: str, case_id: str, *, actor: str, reason: str | None = None
