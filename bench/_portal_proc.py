@@ -35,18 +35,36 @@ def rss_mb(pid: int) -> float:
     return -1.0
 
 
-def rss_tree_mb(pid: int) -> float:
-    """The resident sets of the process and its children ([portal] workers), in MiB."""
-    total, todo = 0.0, [pid]
+def tree(pid: int) -> list[int]:
+    """The process and its descendants now."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        total += max(rss_mb(p), 0.0)
+        out.append(p)
         try:
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo += [int(c) for c in f.read().split()]
         except FileNotFoundError:
             pass
-    return total
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, with reaped children's) used so far by the tree."""
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_tree_mb(pid: int) -> float:
+    """The resident sets of the process and its children ([portal] workers), in MiB."""
+    return sum(max(rss_mb(p), 0.0) for p in tree(pid))
 
 
 @contextmanager

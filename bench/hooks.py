@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench._portal_proc import free_port, rss_tree_mb, running_portal  # noqa: E402
+from bench._portal_proc import cpu_s, free_port, rss_tree_mb, running_portal  # noqa: E402
 from callvault.settings import load_settings  # noqa: E402
 from callvault.wiring import Services  # noqa: E402
 from consent.do_not_record import DoNotRecordList  # noqa: E402
@@ -66,7 +67,11 @@ def prepare(work: Path, pg_url: str, port: int, workers: int) -> tuple[Path, str
     return cfg, token
 
 
-def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]:
+def wrk(
+    base: str, token: str, connections: int, seconds: int, pids: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """One wrk run; with `pids` (name → root pid), also the CPU time each process tree and wrk
+    used per decision, and the rate those would allow on this machine's cores."""
     cmd = [
         "wrk",
         "-t2",
@@ -79,7 +84,12 @@ def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]
         base,
     ]
     env = {**os.environ, "HOOK_TOKEN": token}
+    before = {name: cpu_s(pid) for name, pid in (pids or {}).items()}
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = {name: cpu_s(pid) - before[name] for name, pid in (pids or {}).items()}
+    used["wrk"] = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
     m = re.search(r"WRK_JSON (\{.*\})", out)
     if m is None:
         raise SystemExit(f"wrk printed no summary:\n{out}")
@@ -98,6 +108,17 @@ def wrk(base: str, token: str, connections: int, seconds: int) -> dict[str, Any]
         "p99_ms": r["p99_us"] / 1000,
         "max_ms": r["max_us"] / 1000,
         "loadavg_after": os.getloadavg(),
+        **(cpu_per_decision(used, r["requests"]) if pids else {}),
+    }
+
+
+def cpu_per_decision(used: dict[str, float], requests: int) -> dict[str, Any]:
+    per = {name: round(cpu * 1000 / requests, 3) for name, cpu in used.items()}
+    total = sum(used.values()) * 1000 / requests
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_ms_per_decision": {**per, "total": round(total, 3)},
+        "cpu_bound_per_s": round(cores * 1000 / total, 1),  # every core on this work alone
     }
 
 
@@ -195,6 +216,7 @@ def main() -> int:
     p.add_argument("--seconds", type=int, default=30)
     p.add_argument("--workers", type=int, default=1, help="[portal] workers (uvicorn processes)")
     p.add_argument("--durable", action="store_true", help="fsync and synchronous_commit on")
+    p.add_argument("--no-upload", action="store_true", help="decisions only")
     p.add_argument("--py-spy", metavar="OUT", help="sample the portal with py-spy (raw stacks)")
     args = p.parse_args()
     seconds = 10 if args.quick else args.seconds
@@ -222,12 +244,14 @@ def main() -> int:
             with running_portal(cfg, port, work) as proc:
                 wrk(base, token, args.connections, 5)  # warm-up
                 spy = py_spy(proc.pid, seconds, args.py_spy) if args.py_spy else None
-                out["decisions"] = wrk(base, token, args.connections, seconds)
+                pids = {"portal": proc.pid, "postgres": pg.pid}
+                out["decisions"] = wrk(base, token, args.connections, seconds, pids)
                 if spy is not None:
                     spy.wait(60)
                 print(json.dumps(out["decisions"], indent=2), flush=True)
-                out["upload_memory"] = upload_memory(base, token, proc.pid, work, audio_s)
-                print(json.dumps(out["upload_memory"], indent=2), flush=True)
+                if not args.no_upload:
+                    out["upload_memory"] = upload_memory(base, token, proc.pid, work, audio_s)
+                    print(json.dumps(out["upload_memory"], indent=2), flush=True)
         finally:
             pg.stop()
     out["machine"]["loadavg_end"] = os.getloadavg()

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
@@ -47,30 +47,35 @@ class DecisionAudit:
     def flush(self, actor: str = "callvault hooks") -> int:
         """Audit up to BATCH unaudited openings in one event; returns how many."""
         with self.catalogue.session() as s:
-            rows = s.scalars(
-                select(PlatformCall)
+            now = self.clock()
+            due = (
+                select(PlatformCall.platform_call_id)
                 .where(PlatformCall.audited_at.is_(None))
                 .order_by(PlatformCall.opened_at)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
+            )
+            rows = s.execute(  # marked in one statement, not row by row
+                update(PlatformCall)
+                .where(PlatformCall.platform_call_id.in_(due))
+                .values(audited_at=now)
+                .returning(PlatformCall.consent_record_id, PlatformCall.facts)
+                .execution_options(synchronize_session=False)
             ).all()
             if not rows:
                 return 0
-            outcomes = Counter(json.loads(r.facts).get("outcome", "?") for r in rows)
+            outcomes = Counter(json.loads(facts).get("outcome", "?") for _, facts in rows)
             self.audit.append(
                 s,
                 actor=actor,
                 action="consent.record",
                 # the rows, not the call IDs: the audit log outlives the records
                 details={
-                    "consent_records": sorted(r.consent_record_id for r in rows),
+                    "consent_records": sorted(rid for rid, _ in rows),
                     "outcomes": dict(sorted(outcomes.items())),
                     "source": "platform-hook",
                 },
             )
-            now = self.clock()
-            for r in rows:
-                r.audited_at = now
             return len(rows)
 
     def drain(self) -> int:

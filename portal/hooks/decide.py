@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,23 +50,23 @@ class Decision:
 # record's id drawn from its sequence; the record is inserted only if the call's row was. The
 # foreign key is checked at the statement's end, when both rows exist. Always the table itself,
 # never a cache: an objection added a moment before is seen (issue 7 item 3).
-_PG_DECIDE = text("""
+_PG_DECIDE = """
 WITH listed AS (
-    SELECT EXISTS (SELECT 1 FROM do_not_record WHERE caller_hash = :caller_hash) AS listed
+    SELECT EXISTS (SELECT 1 FROM do_not_record WHERE caller_hash = %(caller_hash)s) AS listed
 ), opened AS (
     INSERT INTO platform_calls (platform_call_id, consent_record_id, opened_at, updated_at, facts)
-    SELECT :call_id, nextval(pg_get_serial_sequence('consent_records', 'id')), :now, :now,
-           CASE WHEN listed.listed THEN :doc_listed ELSE :doc_open END
+    SELECT %(call_id)s, nextval(pg_get_serial_sequence('consent_records', 'id')), %(now)s, %(now)s,
+           CASE WHEN listed.listed THEN %(doc_listed)s ELSE %(doc_open)s END
     FROM listed
     ON CONFLICT (platform_call_id) DO NOTHING
     RETURNING consent_record_id, facts
 ), recorded AS (
     INSERT INTO consent_records (id, call_id, recording_id, received_at, document, caller_hash)
-    SELECT consent_record_id, :call_id, NULL, :now, facts, :caller_hash FROM opened
+    SELECT consent_record_id, %(call_id)s, NULL, %(now)s, facts, %(caller_hash)s FROM opened
     RETURNING id
 )
 SELECT listed.listed, (SELECT count(*) FROM recorded) AS opened FROM listed
-""")
+"""
 
 
 def decision_engine(url: str, pool_size: int) -> Engine | None:
@@ -77,7 +77,7 @@ def decision_engine(url: str, pool_size: int) -> Engine | None:
         return None
     return create_engine(
         url,
-        isolation_level="AUTOCOMMIT",
+        connect_args={"autocommit": True},  # psycopg: each statement its own transaction
         pool_pre_ping=False,
         pool_size=pool_size,
         max_overflow=0,
@@ -152,9 +152,17 @@ class Decider:
             "doc_listed": docs[True],
             "doc_open": docs[False],
         }
-        with engine.connect() as conn:
-            listed = bool(conn.execute(_PG_DECIDE, params).scalar_one())
-        return answers[listed]
+        conn = engine.raw_connection()  # psycopg itself: no SQLAlchemy layer per decision
+        try:
+            cur = conn.cursor()
+            cur.execute(_PG_DECIDE, params)
+            row = cur.fetchone()
+            cur.close()
+        finally:
+            conn.close()  # back to the pool
+        if row is None:  # the statement always answers one row
+            raise RuntimeError("the decision statement returned no row")
+        return answers[bool(row[0])]
 
     def _answer(self, listed: bool, notice: Notice) -> Decision:
         return Decision(

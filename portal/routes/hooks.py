@@ -131,9 +131,12 @@ def form_fields(raw: bytes) -> dict[str, str]:
 
 
 @router.post(
-    "/incoming-call", responses=_problems(400, 401, 403, 413, 415), openapi_extra=INCOMING_BODY
+    "/incoming-call",
+    response_model=DecisionOut,
+    responses=_problems(400, 401, 403, 413, 415),
+    openapi_extra=INCOMING_BODY,
 )
-async def incoming_call(request: Request, _user: PlatformUser) -> DecisionOut:
+async def incoming_call(request: Request, _user: PlatformUser) -> Response:
     """May this caller be recorded, and which notice is played? Opens the consent record.
 
     The body is JSON or, as Asterisk's CURL() sends it, form-encoded: the same fields."""
@@ -143,19 +146,32 @@ async def incoming_call(request: Request, _user: PlatformUser) -> DecisionOut:
         decider.decide, body.platform_call_id, body.caller, body.dialled
     )
     n = d.notice
-    url = str(request.url_for("notice_audio", notice_id=n.id, version=n.version))
-    return DecisionOut(
-        record=d.record,
-        reason=d.reason,
-        notice=NoticeOut(
-            id=n.id,
-            version=n.version,
-            language=n.language,
-            duration_s=round(n.duration_s, 2),
-            audio_url=url,
-        ),
-        objection_digit=d.objection_digit,
-    )
+    out = {  # the DecisionOut shape, answered without a second validation
+        "record": d.record,
+        "reason": d.reason,
+        "notice": {
+            "id": n.id,
+            "version": n.version,
+            "language": n.language,
+            "duration_s": round(n.duration_s, 2),
+            "audio_url": str(request.base_url).rstrip("/") + _audio_path(request, n.id, n.version),
+        },
+        "objection_digit": d.objection_digit,
+    }
+    return JSONResponse(out)
+
+
+_AUDIO_PATHS: dict[tuple[str, str], str] = {}
+
+
+def _audio_path(request: Request, notice_id: str, version: str) -> str:
+    """The notice audio's path, found among the app's routes once per notice (url_for walks
+    every route of the portal on each call)."""
+    key = (notice_id, version)
+    if key not in _AUDIO_PATHS:
+        path = request.app.url_path_for("notice_audio", notice_id=notice_id, version=version)
+        _AUDIO_PATHS[key] = str(path)
+    return _AUDIO_PATHS[key]
 
 
 @open_router.get(
