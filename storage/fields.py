@@ -1,5 +1,5 @@
 """The one definition of every metadata field's limits: the catalogue's column sizes
-(storage/catalogue/models.py) and the validation at the door (ingest, tag, export, holds,
+(storage/catalogue/models/) and the validation at the door (ingest, tag, export, holds,
 objections) both come from here, so a value that passes validation always fits its column.
 
 Error messages name the field and what is wrong, never the value itself: a bad value may be
