@@ -23,9 +23,12 @@ class Observability:
         configure_logging(svc.settings.logging, verbose=verbose)
         self.svc = svc
         self.role = role
-        self.audit = AuditWatch(svc, m.audit_verify_interval_s) if role != "worker" else None
-        self.collector = NodeCollector(svc, self.audit)
         port = m.port if port is None else port
+        # The chain walk reads every row: only where someone can scrape the answer (a metrics
+        # port, or the portal's /metrics), and never in workers (there are many).
+        watched = role != "worker" and (bool(port) or role in ("portal", "serve"))
+        self.audit = AuditWatch(svc, m.audit_verify_interval_s) if watched else None
+        self.collector = NodeCollector(svc, self.audit)
         self.server: MetricsServer | None = None
         if port:
             try:
