@@ -46,6 +46,12 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     app.state.hooks = hooks
     # Open routes, visibly: health, login, static assets.
     app.include_router(health.router)
+    if hooks is not None:
+        # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
+        # notice audio is open (every caller hears it; platforms fetch it without a token).
+        # First after health: a decision is matched before the portal's other routes.
+        app.include_router(hook_routes.open_router)
+        app.include_router(hook_routes.router)
     app.include_router(auth_pages.open_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Everything else is authenticated by default.
@@ -62,11 +68,6 @@ def create_app(ctx: PortalContext, hooks: HooksService | None = None) -> FastAPI
     app.include_router(requests_pages.router, dependencies=authed)
     app.include_router(requests_api.router, dependencies=authed)
     app.include_router(metrics.router, dependencies=authed)  # admin and auditor only
-    if hooks is not None:
-        # /hooks/v1: platform bearer tokens only (each route asks portal.hooks.auth); the
-        # notice audio is open (every caller hears it; platforms fetch it without a token).
-        app.include_router(hook_routes.open_router)
-        app.include_router(hook_routes.router)
     problems.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HookAccessLog)
