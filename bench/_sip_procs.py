@@ -222,13 +222,20 @@ class ThreadWatch:
             self._thread.join()
 
 
-def start_agent(callvault: str, config: Path, workdir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`callvault agent` in its own session; returns once its control socket is up."""
+def niced(nice: int) -> list[str]:
+    return ["nice", "-n", str(nice)] if nice else []
+
+
+def start_agent(
+    callvault: str, config: Path, workdir: Path, log: Path, nice: int = 0
+) -> subprocess.Popen[bytes]:
+    """`callvault agent` in its own session (at `nice`); returns once its control socket is
+    up."""
     token = workdir / "var/run/control.json"
     token.unlink(missing_ok=True)
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [callvault, "--config", str(config), "agent"],
+            [*niced(nice), callvault, "--config", str(config), "agent"],
             cwd=workdir,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -248,12 +255,12 @@ def start_workers(
     callvault: str, config: Path, workdir: Path, count: int, nice: int = 0
 ) -> list[subprocess.Popen[bytes]]:
     """`count` times `callvault worker` (compression), as `serve` would start them."""
-    procs, niced = [], ["nice", "-n", str(nice)] if nice else []
+    procs = []
     for i in range(count):
         with open(workdir / f"worker{i}.log", "ab") as fh:
             procs.append(
                 subprocess.Popen(
-                    [*niced, callvault, "--config", str(config), "worker"],
+                    [*niced(nice), callvault, "--config", str(config), "worker"],
                     cwd=workdir,
                     stdout=fh,
                     stderr=subprocess.STDOUT,

@@ -102,6 +102,12 @@ def wait_idle(workdir: Path, timeout: float) -> float:
     raise TimeoutError(f"the agent's spool was not empty {timeout:.0f} s after the last BYE")
 
 
+def renice(proc: subprocess.Popen[str], nice: int) -> None:
+    """sipp's main thread, before it starts its RTP threads (they inherit it)."""
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
+
+
 def raise_nofile() -> None:
     """Children inherit it: sipp and the agent each hold several descriptors per call."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -143,7 +149,7 @@ def run_step(
     agent = uac = uas = watch = None
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        agent = start_agent(CALLVAULT, cfg, wd, wd / "agent.log")
+        agent = start_agent(CALLVAULT, cfg, wd, wd / "agent.log", a.agent_nice)
         workers = start_workers(CALLVAULT, cfg, wd, a.workers, a.worker_nice)
         time.sleep(2)
         idle = Sampler({"agent": agent.pid})
@@ -159,6 +165,7 @@ def run_step(
             timeout_s=limit,
             extra=(*common, "-stf", str(wd / "uas.csv"), "-mp", str(UAS_RTP)),
         )
+        renice(uas, a.agent_nice)
         drain(uas, errors["uas"])
         time.sleep(0.5)
         uac = start_sipp(
@@ -182,6 +189,7 @@ def run_step(
                 str(wd / "uac.msg.log"),
             ),
         )
+        renice(uac, a.agent_nice)
         drain(uac, errors["uac"])
         pids = {"agent": agent.pid, "uac": uac.pid, "uas": uas.pid}
         pids.update({f"worker{i}": w.pid for i, w in enumerate(workers)})
@@ -258,6 +266,7 @@ def main() -> int:
     p.add_argument("--drain-timeout", type=float, default=900.0)
     p.add_argument("--workers", type=int, default=1, help="`callvault worker` processes")
     p.add_argument("--worker-nice", type=int, default=0, help="their niceness (serve: 0)")
+    p.add_argument("--agent-nice", type=int, default=0, help="niceness of the agent and both sipp")
     p.add_argument("--max-calls", type=int, help="sip.max_calls (default min(1000, N + 20))")
     p.add_argument("--steady", action="store_true", help="random arrivals and hold times")
     p.add_argument("--hold-min", type=float, default=60.0, help="--steady: bridged s, least")
@@ -304,7 +313,14 @@ def main() -> int:
                     flush=True,
                 )
                 try:
-                    r = run_step(n, a, voices, te_pt, base / f"n{n}-{rep + 1}")
+                    for attempt in range(3):  # a free port taken by another job meanwhile
+                        try:
+                            wd = base / (f"n{n}-{rep + 1}" + (f"-{attempt}" if attempt else ""))
+                            r = run_step(n, a, voices, te_pt, wd)
+                            break
+                        except RuntimeError as exc:
+                            if "already in use" not in str(exc) or attempt == 2:
+                                raise
                 except Exception as exc:  # recorded; the ladder stops here
                     r = {
                         "n": n,
