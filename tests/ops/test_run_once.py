@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,11 +40,15 @@ def purge_events(svc: Services) -> int:
         return int(s.scalar(q) or 0)
 
 
+Nodes = tuple[Services, list[subprocess.Popen[bytes]], list[int]]
+
+
 @pytest.fixture
-def nodes(
-    backend: Backend, tmp_path: Path
-) -> Iterator[tuple[Services, list[subprocess.Popen[bytes]], list[int]]]:
-    set_policy(backend)
+def nodes(backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Nodes]:
+    """Two serve nodes; request.param may set the purge's batch, claim timeout and how many
+    expired recordings exist before they start."""
+    opts = getattr(request, "param", {})
+    set_policy(backend, batch=opts.get("batch", 7), claim_timeout=opts.get("claim_timeout", 900))
     backend.config.write_text(
         backend.config.read_text()
         + '\n[schedule]\npurge_cron = "*/2 * * * * *"\npurge_misfire_grace_s = 2\n'
@@ -51,6 +56,8 @@ def nodes(
     backend.settings = backend.reload()
     backend.cli("init", check=True)
     svc = Services.build(backend.settings)
+    if opts.get("recordings"):
+        make_recordings(svc, opts["recordings"], tmp=tmp_path, extra_version=False)
     procs: list[subprocess.Popen[bytes]] = []
     ports = [free_tcp_port(), free_tcp_port()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
@@ -88,7 +95,7 @@ def nodes(
 
 @pytest.mark.parametrize("backend", ["postgres-s3"], indirect=True)
 def test_two_nodes_purge_once_per_trigger_and_the_survivor_takes_over(
-    nodes: tuple[Services, list[subprocess.Popen[bytes]], list[int]], tmp_path: Path
+    nodes: Nodes, tmp_path: Path
 ) -> None:
     svc, procs, ports = nodes
     for port in ports:
@@ -129,6 +136,36 @@ def test_two_nodes_purge_once_per_trigger_and_the_survivor_takes_over(
     )
     after = [r for r in runs(svc) if r.slot > killed_at]
     assert all(r.node.endswith(f":{survivor}") for r in after)
+
+
+@pytest.mark.parametrize("backend", ["postgres-s3"], indirect=True)
+@pytest.mark.parametrize(
+    "nodes", [{"batch": 1, "claim_timeout": 2, "recordings": 40}], indirect=True
+)
+def test_a_node_killed_mid_purge_leaves_the_rest_to_the_other(nodes: Nodes) -> None:
+    """40 expired recordings destroyed one per batch; the node running the purge is SIGKILLed
+    part-way: the other node's next triggers destroy the rest, each recording once."""
+    svc, procs, _ = nodes
+    pids = {p.pid: p for p in procs}
+    holder = None
+    deadline = datetime.now(UTC) + timedelta(seconds=60)
+    while holder is None and datetime.now(UTC) < deadline:
+        running = [r for r in runs(svc) if r.finished_at is None]
+        if running and 0 < len(records(svc)) < 40:
+            holder = int(running[0].node.rsplit(":", 1)[1])
+        time.sleep(0.05)
+    assert holder in pids, f"no purge caught mid-run: {[(r.node, r.result) for r in runs(svc)]}"
+    pids[holder].send_signal(signal.SIGKILL)
+    pids[holder].wait(10)
+    left_at_kill = 40 - len(records(svc))
+    assert left_at_kill > 0
+    wait_until(lambda: len(records(svc)) >= 40, 60, "the survivor destroys the rest")
+    ids = [d.recording_id for d in records(svc)]
+    assert len(ids) == len(set(ids)) == 40  # each destroyed once, none twice
+    [survivor] = [pid for pid in pids if pid != holder]
+    killed = [r for r in runs(svc) if r.node.endswith(f":{holder}")]
+    assert killed[-1].finished_at is None  # its run never finished: the other took the rest
+    assert any(r.node.endswith(f":{survivor}") and r.result == "ok" for r in runs(svc))
 
 
 def test_a_held_lock_or_a_claimed_slot_skips(backend: Backend, tmp_path: Path) -> None:
