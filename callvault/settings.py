@@ -203,6 +203,7 @@ class MetricsSettings:
     host: str = "127.0.0.1"
     port: int = 0
     worker_port: int = 0
+    refresh_s: int = 5  # readiness and the catalogue's queue figures, read this often
     audit_verify_interval_s: int = 600  # the audit chain is walked this often, not per scrape
 
 
@@ -306,6 +307,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "worker.old_object_grace_s": (0, 86400),
     "metrics.port": (0, 65535),
     "metrics.worker_port": (0, 65535),
+    "metrics.refresh_s": (1, 300),
     "metrics.audit_verify_interval_s": (10, 7 * 86400),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from callvault.observability.collector import AuditWatch, NodeCollector
+from callvault.observability.collector import AuditWatch, NodeCollector, Snapshot
 from callvault.observability.health import readiness
 from callvault.observability.logs import configure_logging
 from callvault.observability.server import MetricsServer
@@ -28,7 +28,8 @@ class Observability:
         # port, or the portal's /metrics), and never in workers (there are many).
         watched = role != "worker" and (bool(port) or role in ("portal", "serve"))
         self.audit = AuditWatch(svc, m.audit_verify_interval_s) if watched else None
-        self.collector = NodeCollector(svc, self.audit)
+        self.snapshot = Snapshot(svc, m.refresh_s)
+        self.collector = NodeCollector(svc, self.snapshot, self.audit)
         self.server: MetricsServer | None = None
         if port:
             try:
@@ -42,6 +43,7 @@ class Observability:
     def start(self) -> list[str]:
         REGISTRY.register(self.collector)
         self._registered = True
+        self.snapshot.start()
         if self.audit is not None:
             self.audit.start()
         return self.server.start() if self.server else []
@@ -51,6 +53,7 @@ class Observability:
             self.server.stop()
         if self.audit is not None:
             self.audit.stop()
+        self.snapshot.stop()
         if self._registered:
             REGISTRY.unregister(self.collector)
             self._registered = False

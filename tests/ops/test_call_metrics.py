@@ -20,7 +20,7 @@ def test_a_recorded_call_moves_the_agent_metrics_and_its_log_holds_no_number(
     agent.stop()
     port = free_tcp_port()
     with open(agent.config, "a") as fh:
-        fh.write(f'\n[metrics]\nport = {port}\n\n[logging]\nformat = "json"\n')
+        fh.write(f'\n[metrics]\nport = {port}\nrefresh_s = 1\n\n[logging]\nformat = "json"\n')
     agent.log.write_text("")
     agent.start()
     base = f"http://127.0.0.1:{port}"
@@ -43,8 +43,12 @@ def test_a_recorded_call_moves_the_agent_metrics_and_its_log_holds_no_number(
     assert value(after, "callvault_hangup_to_committed_seconds_count") == 1
     # Committed within seconds of the hang-up (the agent's own clocks; a wide margin).
     assert 0 < (value(after, "callvault_hangup_to_committed_seconds_sum") or 0) < 60
-    assert value(after, "callvault_compression_backlog", state="queued") == 1
     assert value(after, "callvault_spool_jobs") == 0
+    wait_until(  # read from the catalogue on a thread, every refresh_s
+        lambda: value(scrape(base), "callvault_compression_backlog", state="queued") == 1,
+        30,
+        "the recording's compression job in the backlog gauge",
+    )
 
     [rec] = json.loads(agent.cli("recordings", "list", "--json").stdout)
     agent.stop()

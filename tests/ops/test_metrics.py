@@ -57,7 +57,7 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
         f'[database]\nurl = "{pg_server.create_database(name)}"\n\n'
         + _s3_toml(own_s3, name)
         + f"\n[portal]\nport = {portal_port}\n"
-        + f"\n[metrics]\nport = {metrics_port}\n"
+        + f"\n[metrics]\nport = {metrics_port}\nrefresh_s = 1\n"
         + '\n[logging]\nformat = "json"\n'
     )
     run(config, "init")
@@ -71,21 +71,26 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
             env={k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")},
         )
     base = f"http://127.0.0.1:{metrics_port}"
+
+    def gauge(name: str, **labels: str) -> float | None:
+        return value(scrape(base), name, **labels)
+
     try:
         wait_until(lambda: answers(base + "/healthz"), 60, f"serve's /healthz\n{log.read_text()}")
         assert readyz(base) == (200, dict.fromkeys(("catalogue", "store", "keys", "spool"), "ok"))
-        before = scrape(base)
-        assert value(before, "callvault_compression_backlog", state="queued") == 0
-        assert value(before, "callvault_ready", check="store") == 1
+        wait_until(lambda: gauge("callvault_ready", check="store") == 1, 30, "readiness read")
+        assert gauge("callvault_compression_backlog", state="queued") == 0
         wait_until(
             lambda: value(scrape(base), "callvault_audit_chain_ok") == 1, 30, "audit chain watched"
         )
 
         # A real ingest (another process): committed as WAV, a compression job queued.
         run(config, "ingest", str(speech_call), "--call-id", "ops-1", "--service", "waste")
-        after = scrape(base)
-        assert value(after, "callvault_compression_backlog", state="queued") == 1
-        assert value(after, "callvault_webhook_backlog") is not None
+        # The gauges read the catalogue on a thread (every refresh_s): they follow within it.
+        wait_until(
+            lambda: gauge("callvault_compression_backlog", state="queued") == 1, 30, "job queued"
+        )
+        assert gauge("callvault_webhook_backlog") is not None
 
         # A worker on its own metrics port compresses it; serve's backlog gauge follows.
         wport = free_tcp_port()
@@ -100,7 +105,7 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
         try:
             wait_until(lambda: answers(wbase + "/readyz"), 60, "the worker's /readyz")
             wait_until(
-                lambda: value(scrape(base), "callvault_compression_backlog", state="queued") == 0,
+                lambda: gauge("callvault_compression_backlog", state="queued") == 0,
                 60,
                 "the job compressed",
             )
@@ -136,7 +141,7 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
                 status, checks = readyz(base)
                 assert status == 503 and checks["spool"] != "ok", checks
                 assert checks["store"] == checks["catalogue"] == "ok"
-                assert value(scrape(base), "callvault_ready", check="spool") == 0
+                wait_until(lambda: gauge("callvault_ready", check="spool") == 0, 30, "spool gauge")
             finally:
                 subprocess.run(["umount", str(spool)], check=True)
         assert readyz(base)[0] == 200
@@ -146,7 +151,7 @@ def test_serve_metrics_move_after_an_ingest_and_readyz_names_what_failed(
         status, checks = readyz(base)
         assert status == 503 and checks["store"] != "ok", checks
         assert checks["catalogue"] == checks["spool"] == checks["keys"] == "ok"
-        assert value(scrape(base), "callvault_ready", check="store") == 0
+        wait_until(lambda: gauge("callvault_ready", check="store") == 0, 30, "store gauge")
         assert answers(base + "/healthz"), "alive although not ready"
     finally:
         serve.terminate()
