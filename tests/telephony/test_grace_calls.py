@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 from consent.notices import wav_duration
+from tests.telephony.calls import assert_nothing_stored, consent_records, recordings
 from tests.telephony.conftest import RunningAgent
 from tests.telephony.sipp import CallerScenario, QueueScenario, Step
-from tests.telephony.test_agent_calls import assert_nothing_stored, consent_records, recordings
 
 RINGING = re.compile(r"call (\S+): queue ringing ([+-]\d+\.\d+) s after the notice ended")
 

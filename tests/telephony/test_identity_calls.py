@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import espeak
+from tests.telephony.calls import consent_records, recordings
 from tests.telephony.conftest import RunningAgent
 from tests.telephony.sipp import (
     CallerScenario,
@@ -16,7 +17,6 @@ from tests.telephony.sipp import (
     start_sipp,
     unacked_invite_flood,
 )
-from tests.telephony.test_agent_calls import consent_records, recordings
 
 # From headers as a trunk may send them; each is the caller who objected as "+44 1277 000013".
 SPELLINGS = [
