@@ -38,9 +38,8 @@ class AgentComponent:
 
     def __init__(self, svc: Services, **overrides: Any) -> None:
         self.svc = svc
-        self.sip = dataclasses.replace(
-            svc.settings.sip, **{k: v for k, v in overrides.items() if v is not None}
-        )
+        self._given = {k: v for k, v in overrides.items() if v is not None}  # CLI options
+        self.sip = dataclasses.replace(svc.settings.sip, **self._given)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._cache: DoNotRecordCache | None = None
@@ -69,12 +68,19 @@ class AgentComponent:
         while not self.agent.ready.wait(0.1):
             if not self._thread.is_alive():
                 raise self._error or TelephonyError("the SIP agent stopped while starting")
-        self._control = ControlServer(
-            self.agent,
-            port=sip.control_port,
-            token_file=sip.control_token_file,
-            register_thread=self._register,
-        )
+        try:
+            self._control = ControlServer(
+                self.agent,
+                port=sip.control_port,
+                token_file=sip.control_token_file,
+                register_thread=self._register,
+            )
+        except OSError as exc:  # the port in use (or not ours to bind): say which and where set
+            where = "--control-port" if "control_port" in self._given else "[sip] control_port"
+            raise TelephonyError(
+                f"the agent's control socket cannot listen on 127.0.0.1:{sip.control_port} "
+                f"({where}): {exc.strerror or exc}"
+            ) from exc
         self._control.start()
         metrics.CALLS_CAPACITY.set(self.agent.capacity)
         lines.append(
