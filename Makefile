@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-## make pjsua2: a server-capable pjsua2 (1024 calls) built once per machine, cached in
+## make pjsua2: a server-capable pjsua2 (2048 SIP legs: 1,024 bridged calls) built once per machine, cached in
 ## /var/cache/callvault; the PyPI wheel (4 calls) only where the build is impossible.
 pjsua2: venv
 	@if ! $(PY) -c 'import pjsua2' 2>/dev/null; then \
