@@ -22,7 +22,7 @@ def cmd_portal(args: argparse.Namespace, ctx: Context) -> int:
 
         serve_workers(svc, ctx.config, args.host, args.port)
         return 0
-    watch = Observability(svc, role="portal", verbose=args.verbose)
+    watch = Observability(svc, role="portal", portal=True, verbose=args.verbose)
     component = PortalComponent(svc, args.host, args.port)
     failed = supervise([watch, component], StopRequest(), what="serving the portal", logger=log)
     if failed is not None:

@@ -24,7 +24,7 @@ def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
     svc = ctx.services()
     settings = svc.settings
     components: list[Component] = [
-        Observability(svc, role="serve", verbose=args.verbose),
+        Observability(svc, role="serve", portal=not args.no_portal, verbose=args.verbose),
         ScheduledJobs(
             job_specs(settings),
             database_url=settings.database.url,

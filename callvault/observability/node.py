@@ -14,19 +14,28 @@ from storage.errors import CallvaultError
 
 class Observability:
     """A supervisor Component: the scrape-time gauges, the audit-chain watch and, when a port
-    is configured, /metrics, /healthz and /readyz on it. Also applies [logging]."""
+    is configured, /metrics, /healthz and /readyz on it. Also applies [logging].
+
+    ``portal``: the process also serves the portal's /metrics. With neither that nor a port,
+    nobody can scrape: no thread reads the catalogue or walks the chain for nothing."""
 
     def __init__(
-        self, svc: Services, *, role: str, port: int | None = None, verbose: bool = False
+        self,
+        svc: Services,
+        *,
+        role: str,
+        port: int | None = None,
+        portal: bool = False,
+        verbose: bool = False,
     ) -> None:
         m = svc.settings.metrics
         configure_logging(svc.settings.logging, verbose=verbose)
         self.svc = svc
         self.role = role
         port = m.port if port is None else port
-        # The chain walk reads every row: only where someone can scrape the answer (a metrics
-        # port, or the portal's /metrics), and never in workers (there are many).
-        watched = role != "worker" and (bool(port) or role in ("portal", "serve"))
+        self.scraped = bool(port) or portal
+        # The chain walk reads every row: never in workers (there are many).
+        watched = self.scraped and role != "worker"
         self.audit = AuditWatch(svc, m.audit_verify_interval_s) if watched else None
         self.snapshot = Snapshot(svc, m.refresh_s)
         self.collector = NodeCollector(svc, self.snapshot, self.audit)
@@ -43,7 +52,8 @@ class Observability:
     def start(self) -> list[str]:
         REGISTRY.register(self.collector)
         self._registered = True
-        self.snapshot.start()
+        if self.scraped:
+            self.snapshot.start()
         if self.audit is not None:
             self.audit.start()
         return self.server.start() if self.server else []
