@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from retention_jobs.scheduler import (
 from retention_jobs.triggers import cron_trigger
 from storage.catalogue.models import AuditEvent
 from tests.conftest import CALLVAULT, Backend
+from tests.pipes import communicate, lines_until
 from tests.retention_jobs.conftest import make_recordings, records, set_policy
 
 CALLS: list[str] = []
@@ -62,30 +64,39 @@ def serve(backend: Backend) -> subprocess.Popen[str]:
 
 
 def wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if needle in line:
-            return lines
-    raise AssertionError(f"{needle!r} not seen; serve said:\n{''.join(lines)}")
+    """serve's stderr lines up to the one holding ``needle``; a serve gone silent fails at the
+    deadline (tests/pipes.py reads with select, never a blocking readline)."""
+    return lines_until(proc.stderr, needle, timeout, "serve")
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
     """Signal serve and expect a clean exit 0; a hang is killed (never left behind) and fails."""
     proc.send_signal(sig)
     try:
-        _, err = proc.communicate(timeout=30)
+        _, err = communicate(proc, timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
         raise AssertionError(f"serve did not stop within 30 s of {sig!r}:\n{err}") from None
     assert proc.returncode == 0, err
     return err
+
+
+def test_wait_for_keeps_what_it_read_ahead_and_fails_at_its_deadline_on_silence() -> None:
+    """The helper itself: two lines written at once are both found, and a process that then
+    goes silent (here for 60 s) fails wait_for at its 1 s deadline instead of hanging."""
+    speak = "import sys, time; sys.stderr.write('one\\ntwo\\n'); sys.stderr.flush(); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", speak], stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(proc, "one", timeout=30) == ["one\n"]
+        assert wait_for(proc, "two", timeout=30) == ["two\n"]
+        began = time.monotonic()
+        with pytest.raises(AssertionError, match="'never' not seen within 1 s"):
+            wait_for(proc, "never", timeout=1)
+        assert time.monotonic() - began < 30  # the 60 s of silence were not waited out
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 def run_events(svc: Services) -> int:

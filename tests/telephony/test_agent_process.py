@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import CALLVAULT
+from tests.pipes import communicate, lines_until
 from tests.telephony.calls import (
     RATE,
     export,
@@ -81,11 +82,7 @@ def test_serve_runs_the_agent_and_the_scheduler(
         text=True,
     )
     agent.process = proc
-    seen = ""
-    deadline = time.monotonic() + 30
-    assert proc.stdout is not None
-    while "call it: sip:100@" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.readline()
+    seen = "".join(lines_until(proc.stdout, "call it: sip:100@", 30, "serve"))
     assert "call it: sip:100@127.0.0.1:" in seen, seen
     rc, err = agent.call(
         CallerScenario(voices["caller"], [Step(7000, "bye")]), QueueScenario(voices["staff"])
@@ -99,6 +96,6 @@ def test_serve_runs_the_agent_and_the_scheduler(
         [rec] = recordings(agent)
     assert rec["format"] == "opus", "serve's worker compresses the call it committed as WAV"
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = communicate(proc, timeout=60)
     agent.process = None
     assert proc.returncode == 0, seen + out
