@@ -15,7 +15,7 @@ from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
 from portal.errors import BadInput, Forbidden
-from storage.audit import verify_chain
+from storage.audit_check import AuditVerdict, verify_audit
 from storage.catalogue.models import AuditEvent
 
 
@@ -42,9 +42,10 @@ def event_view(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
-def chain_status(s: Session) -> str:
-    result = verify_chain(s)
-    return "ok" if result.ok else f"broken at {result.first_bad_seq}: {result.problem}"
+def audit_verdict(s: Session) -> AuditVerdict:
+    """What `callvault audit verify` says (the chain and its cross-check with the catalogue;
+    the anchors in the object store are the CLI's `--anchors`)."""
+    return verify_audit(s)
 
 
 def events(s: Session, user: Principal, q: AuditQuery) -> tuple[list[dict[str, Any]], int | None]:

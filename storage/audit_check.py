@@ -3,9 +3,14 @@ the events it should hold were never written (or were all removed, leaving an em
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from storage.anchors import Anchor, check_anchors
+from storage.audit import VerifyResult, verify_chain
 from storage.catalogue.models import AuditEvent, DestructionRecord, Recording
 
 _SHOWN = 3
@@ -58,3 +63,31 @@ def cross_check(session: Session) -> list[str]:
             f"log: {_ids(shown, total)}"
         )
     return problems
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """What `callvault audit verify` (and the portal's audit API) says of the log."""
+
+    chain: VerifyResult
+    problems: list[str]  # the chain's first bad row, then the cross-checks, then the anchors
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line: "ok", or every problem named (the wording of `callvault audit verify`)."""
+        if self.ok:
+            return "ok"
+        where = f" at row {self.chain.first_bad_seq}" if not self.chain.ok else ""
+        return f"audit log BROKEN{where}: " + "; ".join(self.problems)
+
+
+def verify_audit(session: Session, anchors: Sequence[Anchor] = ()) -> AuditVerdict:
+    """The chain, then the log against the catalogue (cross_check), then against the anchors
+    given (none: the chain is not compared with the object store)."""
+    res = verify_chain(session)
+    problems = [] if res.ok else [f"row {res.first_bad_seq}: {res.problem}"]
+    problems += cross_check(session) + check_anchors(session, list(anchors))
+    return AuditVerdict(res, problems)

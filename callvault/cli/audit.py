@@ -9,19 +9,16 @@ from callvault.cli.registry import Context, Registrar, fail
 
 
 def cmd_audit_verify(args: argparse.Namespace, ctx: Context) -> int:
-    from storage.anchors import check_anchors, read_anchors
-    from storage.audit import verify_chain
-    from storage.audit_check import cross_check
+    from storage.anchors import read_anchors
+    from storage.audit_check import verify_audit
 
     svc = ctx.services()
     anchors = read_anchors(svc.store, svc.catalogue.audit_key) if args.anchors else []
     with svc.catalogue.session() as s:
-        res = verify_chain(s)
-        problems = ([] if res.ok else [f"row {res.first_bad_seq}: {res.problem}"]) + (
-            cross_check(s) + check_anchors(s, anchors)
-        )
+        verdict = verify_audit(s, anchors)
+    res, problems = verdict.chain, verdict.problems
     data = {
-        "ok": not problems,
+        "ok": verdict.ok,
         "chain_ok": res.ok,
         "count": res.count,
         "head_hash": res.head_hash,
@@ -30,7 +27,7 @@ def cmd_audit_verify(args: argparse.Namespace, ctx: Context) -> int:
         "problems": problems,
         "anchors_checked": len(anchors),
     }
-    if not problems:
+    if verdict.ok:
         checked = f", {len(anchors)} anchor(s) agree" if args.anchors else ""
         emit(
             args,
@@ -39,8 +36,7 @@ def cmd_audit_verify(args: argparse.Namespace, ctx: Context) -> int:
         )
         return 0
     emit(args, data, lambda: None)
-    where = f" at row {res.first_bad_seq}" if not res.ok else ""
-    return fail(f"audit log BROKEN{where}: " + "; ".join(problems))
+    return fail(verdict.summary())
 
 
 def cmd_audit_anchor(args: argparse.Namespace, ctx: Context) -> int:

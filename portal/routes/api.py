@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from portal.audit_view import AuditQuery, chain_status, events
+from portal.audit_view import AuditQuery, audit_verdict, events
 from portal.deps import Ctx, CurrentUser
 from portal.forms import parse_query
 from portal.grants import MAX_REASON
@@ -65,7 +65,8 @@ class AccessGrant(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[dict[str, Any]]
-    chain: str
+    chain: str  # "ok", or `callvault audit verify`'s one line naming what is wrong
+    problems: list[str]  # as `callvault audit verify --json` lists them
     next_before_seq: int | None
 
 
@@ -167,5 +168,7 @@ def audit(
     q = AuditQuery(recording_id, actor, action, since, until, before_seq, limit)
     with ctx.catalogue.session() as s:
         items, nxt = events(s, user, q)
-        chain = chain_status(s)
-    return AuditPage(items=items, chain=chain, next_before_seq=nxt)
+        verdict = audit_verdict(s)
+    return AuditPage(
+        items=items, chain=verdict.summary(), problems=verdict.problems, next_before_seq=nxt
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from portal.audit_view import AuditQuery, chain_status, events
+from portal.audit_view import AuditQuery, audit_verdict, events
 from portal.deps import Ctx, CurrentUser
 from portal.errors import BadInput, PortalError
 from portal.forms import parse_time
@@ -41,7 +41,7 @@ def audit_page(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
         q = audit_query(fields)
         with ctx.catalogue.session() as s:
             values["items"], values["next_seq"] = events(s, user, q)
-            values["chain"] = chain_status(s)
+            values["chain"] = audit_verdict(s).summary()
     except PortalError as exc:
         values["error"], status, values["chain"] = str(exc), exc.status, None
         if exc.status == 403:
