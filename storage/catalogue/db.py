@@ -22,6 +22,9 @@ from storage.fsutil import create_private, private_dir
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: libpq's whole connection attempt, handshake included
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """An engine whose SQLite transactions take the write lock up front (BEGIN IMMEDIATE).
 
@@ -51,7 +54,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    # Without a connect timeout a database host that does not answer holds every caller (a
+    # scrape of /readyz, a hand-off) for the operating system's TCP timeout, minutes; a
+    # `connect_timeout` in the URL wins over this default.
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _create_private_db(path: Path) -> None:
