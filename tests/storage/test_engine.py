@@ -21,9 +21,8 @@ def test_a_silent_database_host_fails_within_the_connect_timeout() -> None:
         port = silent.getsockname()[1]
         engine = make_engine(f"postgresql+psycopg://callvault@127.0.0.1:{port}/callvault")
         started = time.monotonic()
-        with pytest.raises(OperationalError, match="timeout"):
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+        with pytest.raises(OperationalError, match="timeout"), engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
         took = time.monotonic() - started
         engine.dispose()
     assert CONNECT_TIMEOUT_S - 1 <= took < CONNECT_TIMEOUT_S + 25, took
@@ -37,9 +36,8 @@ def test_a_connect_timeout_in_the_url_wins() -> None:
         url = f"postgresql+psycopg://callvault@127.0.0.1:{port}/callvault?connect_timeout=2"
         engine = make_engine(url)
         started = time.monotonic()
-        with pytest.raises(OperationalError):
-            with engine.connect():
-                pass
+        with pytest.raises(OperationalError), engine.connect():
+            pass
         took = time.monotonic() - started
         engine.dispose()
     assert 1 <= took < CONNECT_TIMEOUT_S, took  # 2 s, not the default
