@@ -29,7 +29,7 @@ from sqlalchemy import Engine, insert, text, update
 from sqlalchemy.exc import IntegrityError
 
 from storage import metrics
-from storage.catalogue.job_runs import JobRun
+from storage.catalogue.models import JobRun
 from storage.clock import utcnow
 from storage.fsutil import try_flock
 

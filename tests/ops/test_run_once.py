@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 from callvault.wiring import Services
 from retention_jobs.run_once import RunOnce, latest_fire_time
 from retention_jobs.triggers import cron_trigger
-from storage.catalogue.job_runs import JobRun
-from storage.catalogue.models import AuditEvent
+from storage.catalogue.models import AuditEvent, JobRun
 from tests.conftest import CALLVAULT, Backend, free_tcp_port
 from tests.ops.conftest import answers, scrape, value, wait_until
 from tests.retention_jobs.conftest import make_recordings, records, set_policy

@@ -16,6 +16,7 @@ from storage.catalogue.models.hooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from storage.catalogue.models.job_runs import JobRun
 from storage.catalogue.models.jobs import CompressionJob, apscheduler_jobs
 from storage.catalogue.models.portal import (
     LoginFailure,
@@ -46,6 +47,7 @@ __all__ = [
     "DisclosureItem",
     "DoNotRecordEntry",
     "HookUpload",
+    "JobRun",
     "LegalHold",
     "LegalHoldItem",
     "LoginFailure",

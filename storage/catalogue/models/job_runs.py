@@ -1,8 +1,7 @@
 """One row per trigger of a shared scheduled job that a node ran (retention_jobs/run_once.py).
 
 Its primary key (job, slot) is what makes a trigger run once across nodes: the node whose
-insert succeeds runs it; the others see the row and skip. Kept apart from the models package
-so the table can be read on its own; registered on the one declarative Base.
+insert succeeds runs it; the others see the row and skip.
 """
 
 from __future__ import annotations
