@@ -52,11 +52,16 @@ def rss_mib(pid: int) -> float:
 
 
 def thread_label(pid: int, tid: int) -> str | None:
-    """sip / media-rx / clock (see the module docstring), or None."""
+    """sip / media-rx / clock (see the module docstring), or None. pjlib 2.17 names its
+    threads ("media", "clock"), and its media workers poll with a 10 ms timeout like the SIP
+    thread, so the name decides first."""
     try:
+        comm = _read(f"/proc/{pid}/task/{tid}/comm").strip()
         call = _read(f"/proc/{pid}/task/{tid}/syscall").split()
     except OSError:
         return None
+    if comm in ("media", "clock"):
+        return "media-rx" if comm == "media" else "clock"
     if not call or not call[0].isdigit():
         return None
     nr, args = int(call[0]), [int(a, 16) for a in call[1:5]]
