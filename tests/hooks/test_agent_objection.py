@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import CALLVAULT
 from tests.hooks.receiver import receiver
+from tests.pipes import communicate, lines_until
 from tests.telephony.conftest import RunningAgent, agent, voices  # noqa: F401 - fixtures
 from tests.telephony.sipp import CallerScenario, QueueScenario, Step
 
@@ -28,12 +28,7 @@ def serve(a: RunningAgent) -> subprocess.Popen[str]:
         text=True,
     )
     a.process = proc  # the fixture stops it
-    seen = ""
-    deadline = time.monotonic() + 30
-    assert proc.stdout is not None
-    while "call it: sip:100@" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.readline()
-    assert "call it: sip:100@" in seen, seen
+    lines_until(proc.stdout, "call it: sip:100@", 30, "serve")  # a deadline even if silent
     return proc
 
 
@@ -56,7 +51,7 @@ def test_an_objection_digit_sends_consent_objected(
         agent.wait_idle()
         [got] = rec.wait_for(1, timeout=60)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = communicate(proc, timeout=60)
         agent.process = None
         assert proc.returncode == 0, out
     msg = Webhook(secret).verify(got.body, got.headers)
