@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from consent.do_not_record import DoNotRecordList
 from consent.notices import Notice, NoticeCatalogue
 from storage.audit import canonical_json
-from storage.catalogue.db import Catalogue
+from storage.catalogue.db import CONNECT_TIMEOUT_S, Catalogue
 from storage.catalogue.models import ConsentRecordRow, PlatformCall
 from storage.clock import utcnow
 from storage.errors import CallvaultError
@@ -75,9 +75,12 @@ def decision_engine(url: str, pool_size: int) -> Engine | None:
     replaced), `pool_size` connections (a decision waits up to 10 s for one)."""
     if not url.startswith("postgresql"):
         return None
+    connect_args: dict[str, Any] = {"autocommit": True}  # each statement its own transaction
+    if "connect_timeout=" not in url:  # as the catalogue's engine (storage/catalogue/db.py)
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     return create_engine(
         url,
-        connect_args={"autocommit": True},  # psycopg: each statement its own transaction
+        connect_args=connect_args,
         pool_pre_ping=False,
         pool_size=pool_size,
         max_overflow=0,
