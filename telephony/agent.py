@@ -282,7 +282,7 @@ class Agent:
                 case StopRecording(discard=discard):
                     call.media.stop_recording()
                     if discard:
-                        self.writer.then(call.calldir.discard_audio)
+                        self.writer.then(call.calldir, call.calldir.discard_audio)
                 case Hangup(role=role):
                     leg = call.legs.get(role)
                     if leg is not None:
@@ -315,8 +315,8 @@ class Agent:
         call.ctl.finish()
         self.writer.save(call.calldir, call.ctl.record())
         pool, calldir = self._pool, call.calldir
-        if pool is not None:  # on the writer's thread, once the last record is on disk
-            self.writer.then(lambda: pool.submit(calldir))
+        if pool is not None:  # on the call's writer lane, once its last record is on disk
+            self.writer.then(calldir, lambda: pool.submit(calldir))
 
     # -- commands (run on the SIP thread through submit) -------------------------------------
 

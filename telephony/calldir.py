@@ -3,7 +3,7 @@
 `spool/calls/<flow-id>/` holds `call.json` (storage/call_record.py), `caller.wav` and
 `staff.wav` (the recorders write these themselves) and `.lock`, held with flock while the call
 lives. The SIP thread only creates the directory and takes the lock; every `call.json` write
-and its fsyncs happen on the RecordWriter's thread, so no disk wait stalls SIP and RTP. Writes
+and its fsyncs happen on the RecordWriter's threads, so no disk wait stalls SIP and RTP. Writes
 for one call are coalesced (only the newest record matters) and kept in order with what must
 follow them (deleting discarded audio, the hand-off).
 """
@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,19 +63,34 @@ class CallDir:
 
 
 _STOP = object()
+WRITER_LANES = 4  # threads writing call records; one call's records always go through one
 
 
 class RecordWriter:
-    """Writes call records off the SIP thread: the newest per call, in the order queued."""
+    """Writes call records off the SIP thread: the newest per call, in the order queued.
 
-    def __init__(self) -> None:
+    Records go through a few lanes (threads), a call always through the same one, so each
+    call's records and what must follow them (deleting discarded audio, the hand-off) stay in
+    order, while one call's fsyncs do not hold up another's. With one lane, at ~500 calls the
+    hand-offs queued behind every call's fsyncs and fell minutes behind (bench/README.md, SIP
+    capacity, steady state); several lanes let the filesystem commit their fsyncs together.
+    """
+
+    def __init__(self, lanes: int = WRITER_LANES) -> None:
         self._latest: dict[str, tuple[CallDir, bytes]] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="call-records", daemon=True)
+        self._queues: list[queue.Queue[object]] = [queue.Queue() for _ in range(lanes)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(q,), name=f"call-records-{i}", daemon=True)
+            for i, q in enumerate(self._queues)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
+
+    def lane(self, flow_id: str) -> int:
+        return zlib.crc32(flow_id.encode()) % len(self._queues)
 
     def save(self, calldir: CallDir, record: CallRecord) -> None:
         """Queue the record for writing; a newer one for the same call replaces it."""
@@ -83,21 +99,24 @@ class RecordWriter:
             queued = calldir.flow_id in self._latest
             self._latest[calldir.flow_id] = (calldir, data)
         if not queued:
-            self._queue.put(calldir.flow_id)
+            self._queues[self.lane(calldir.flow_id)].put(calldir.flow_id)
 
-    def then(self, fn: Callable[[], None]) -> None:
-        """Run fn on the writer's thread once everything queued before it is on disk."""
-        self._queue.put(fn)
+    def then(self, calldir: CallDir, fn: Callable[[], None]) -> None:
+        """Run fn on the call's lane once everything queued before it for the call is on disk."""
+        self._queues[self.lane(calldir.flow_id)].put(fn)
 
     def stop(self) -> None:
-        """Write what is queued, then end the thread."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
+        """Write what is queued, then end the threads."""
+        for q, thread in zip(self._queues, self._threads, strict=True):
+            if thread.is_alive():
+                q.put(_STOP)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
 
-    def _run(self) -> None:
+    def _run(self, q: queue.Queue[object]) -> None:
         while True:
-            item = self._queue.get()
+            item = q.get()
             if item is _STOP:
                 return
             try:
