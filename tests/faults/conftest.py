@@ -3,16 +3,18 @@ and restarted here, never the session-wide servers), with a metrics port, and 50
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.ops.conftest import answers
+from tests.ops.conftest import answers, wait_until
 from tests.servers import (
     PG_BIN,
     READY_BANNER,
@@ -43,8 +45,19 @@ class FaultRig:
             return {"status": type(exc).__name__}
         return {"status": r.status_code, **r.json()}
 
-    def place_calls(self, wavs: dict[str, Path], n: int = CALLS) -> tuple[int, str]:
-        """n concurrent calls (sipp UAC, all at once) answered by a sipp queue; sipp's result."""
+    def take_down(self, stop: Callable[[], None], check: str) -> float:
+        """Stop a server, wait for /readyz to say so naming `check` (only); when it stopped."""
+        stop()
+        stopped = time.monotonic()
+        wait_until(lambda: self.readyz()["status"] == 503, 30, f"/readyz 503 without {check}")
+        checks = self.readyz()["checks"]
+        assert isinstance(checks, dict), checks
+        assert {k for k, v in checks.items() if v != "ok"} == {check}, checks
+        return stopped
+
+    def place_calls(self, wavs: dict[str, Path], n: int = CALLS) -> None:
+        """n concurrent calls (sipp UAC, all at once) answered by a sipp queue; sipp must count
+        every one answered and completed."""
         a = self.agent
         uas = start_sipp(
             QueueScenario(wavs["staff"]).xml(),
@@ -74,7 +87,39 @@ class FaultRig:
             except subprocess.TimeoutExpired:
                 uas.kill()
                 uas.communicate()
-        return uac.returncode, err
+        assert uac.returncode == 0, f"sipp: not every call answered and completed\n{err[-2000:]}"
+
+    def recover(self, what: str, stopped: float, tmp: Path) -> list[dict[str, Any]]:
+        """With the server back: /readyz 200, then what `serve`'s scheduled spool resume runs
+        ([schedule] resume_interval_s). Prints the recovery time (back -> last recording
+        committed); every call's recording stored once, its object there once, decrypting."""
+        a, back = self.agent, time.monotonic()
+        wait_until(lambda: self.readyz()["status"] == 200, 30, f"/readyz 200 with the {what} back")
+        r = a.cli("ingest", "--resume")
+        done = time.monotonic()
+        print(
+            f"{what} outage {back - stopped:.1f} s; {what} back -> last recording committed "
+            f"{done - back:.1f} s ({CALLS} recordings)"
+        )
+        spool = a.workdir / "var/spool"
+        left = [*(spool / "calls").iterdir(), *(spool / "jobs").iterdir()]
+        assert not left, r.stdout + r.stderr
+        assert done - back < 180
+        rows: list[dict[str, Any]] = json.loads(a.cli("recordings", "list", "--json").stdout)
+        assert len(rows) == CALLS and len({x["id"] for x in rows}) == CALLS
+        assert len({x["call_id"] for x in rows}) == CALLS, "one recording per call"
+        svc = a.services()
+        try:
+            for x in rows:
+                out = svc.recordings().export(
+                    x["id"], tmp / f"{x['id']}.wav", reason="t", actor="t"
+                )
+                assert out.bytes_written > 8000
+        finally:
+            svc.close()
+        keys = self.s3.client().list_objects_v2(Bucket="faults").get("Contents", [])
+        assert len(keys) == CALLS, "one object per recording, none twice"
+        return rows
 
 
 def restart_seaweedfs(s3: S3Server, timeout: float = 60) -> None:
