@@ -27,10 +27,7 @@ def envelope(x: np.ndarray) -> np.ndarray:
     return np.sqrt((frames**2).mean(axis=1))
 
 
-def best_corr(recorded: np.ndarray, source: np.ndarray) -> float:
-    """Highest correlation of the recorded envelope with the (looped) source at any lag."""
-    rec, src = envelope(recorded), envelope(source)
-    src = np.tile(src, len(rec) // len(src) + 2)
+def _best_lag_corr(rec: np.ndarray, src: np.ndarray) -> float:
     rec = (rec - rec.mean()) / (rec.std() or 1)
     best = -1.0
     for lag in range(len(src) - len(rec)):
@@ -38,6 +35,23 @@ def best_corr(recorded: np.ndarray, source: np.ndarray) -> float:
         if seg.std() > 0:
             best = max(best, float(np.mean(rec * (seg - seg.mean()) / seg.std())))
     return best
+
+
+WINDOW = 125  # envelope frames (20 ms): 2.5 s
+
+
+def best_corr(recorded: np.ndarray, source: np.ndarray) -> float:
+    """How well the recorded envelope follows the (looped) source: the median, over 2.5 s
+    windows, of each window's correlation at its best lag. Each window finds its own lag, so a
+    dropped or late stretch of RTP on a loaded machine (the whole signal then no longer lines
+    up at one lag) costs one window, not the whole check; a wrong or silent channel still
+    scores low in every window."""
+    rec, src = envelope(recorded), envelope(source)
+    src = np.tile(src, len(rec) // len(src) + 2)
+    if len(rec) < 2 * WINDOW:
+        return _best_lag_corr(rec, src)
+    windows = [rec[i : i + WINDOW] for i in range(0, len(rec) - WINDOW + 1, WINDOW)]
+    return float(np.median([_best_lag_corr(w, src) for w in windows]))
 
 
 def recordings(agent: RunningAgent) -> list[dict[str, Any]]:
