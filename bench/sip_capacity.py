@@ -71,6 +71,7 @@ rtp_port = {rtp}
 max_calls = {max_calls}
 queue_uri = "sip:queue@127.0.0.1:{queue}"
 control_port = {control}
+handoff_workers = {handoff}
 # one sipp is one source address: the flood guard's default (20, then 2/s) would refuse it
 invite_rate_per_min = 60000
 invite_burst = 10000
@@ -128,6 +129,7 @@ def run_step(
             max_calls=a.max_calls or min(1000, n + 20),
             queue=queue,
             control=control,
+            handoff=a.handoff_workers,
             grace=a.grace,
             notice=voices["notice"],
         )
@@ -267,6 +269,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=1, help="`callvault worker` processes")
     p.add_argument("--worker-nice", type=int, default=0, help="their niceness (serve: 0)")
     p.add_argument("--agent-nice", type=int, default=0, help="niceness of the agent and both sipp")
+    p.add_argument("--handoff-workers", type=int, default=8, help="sip.handoff_workers")
     p.add_argument("--max-calls", type=int, help="sip.max_calls (default min(1000, N + 20))")
     p.add_argument("--steady", action="store_true", help="random arrivals and hold times")
     p.add_argument("--hold-min", type=float, default=60.0, help="--steady: bridged s, least")

@@ -21,7 +21,10 @@ class SipSettings:
     control_token_file: Path = Path("var/run/control.json")
     apology_file: Path | None = None  # None: consent.notices.DEFAULT_APOLOGY
     pjsua_log_level: int = 1
-    handoff_workers: int = 2
+    # Finished calls merged and committed at once. Each hand-off mostly waits on fsyncs,
+    # which take long while hundreds of recorders write: with 2, a steady ~500 calls fell
+    # minutes behind (p95 200 s); with 8, p95 18 s (bench/README.md, SIP capacity).
+    handoff_workers: int = 8
     # Flood protection: new INVITEs per source address (token bucket), answered calls whose
     # ACK never comes are hung up after ack_timeout_s.
     invite_rate_per_min: int = 120
