@@ -78,9 +78,12 @@ class Handoff:
         self.pipeline = pipeline
         self.actor = actor
 
-    def finish(self, path: Path, *, complete: bool = True) -> HandoffResult:
+    def finish(self, path: Path, *, complete: bool | None = True) -> HandoffResult:
+        """complete=None: as the call record says (whole when the call ended, else partial)."""
         record = CallRecord.from_json((path / "call.json").read_bytes())
         flow_id = record.flow_id
+        if complete is None:
+            complete = record.ended_at is not None
         if record.signalling_only:
             # Answered but the notice never played (never ACKed, no media, e.g. an INVITE
             # flood): nobody was told anything or recorded, so no consent record is due.
@@ -150,7 +153,9 @@ class Handoff:
         return HandoffResult(path.name, f"failed: {exc}; sealed in {where}")
 
     def recover(self) -> list[HandoffResult]:
-        """Store every call directory whose agent is gone (its lock is free), as incomplete."""
+        """Store every call directory whose agent is gone (its lock is free): as incomplete
+        when the call was still live, whole when it had ended and only its hand-over failed
+        (e.g. the catalogue down while the agent ran on)."""
         results = []
         root = self.pipeline.spool.calls_dir
         for path in sorted(root.iterdir()) if root.is_dir() else []:
@@ -164,7 +169,7 @@ class Handoff:
                     continue  # a live call of a running agent
                 log.warning("recovering call %s left by a stopped agent", path.name)
                 try:
-                    results.append(self.finish(path, complete=False))
+                    results.append(self.finish(path, complete=None))
                 except (OSError, SQLAlchemyError) as exc:  # this node's disk or database
                     log.error(
                         "ALARM call %s not recovered yet, stays in %s: %s", path.name, path, exc
