@@ -68,6 +68,7 @@ class HandoffResult:
     flow_id: str
     kind: str  # recording | consent-only | signalling-only | already-stored | failed: <why>
     ingest: IngestResult | None = None
+    complete: bool = True  # False: the call was still live when its agent stopped (partial)
 
 
 class Handoff:
@@ -130,7 +131,7 @@ class Handoff:
         result = self.pipeline.process(job.id)
         if result.state == "stored" and record.ended_at is not None:
             metrics.HANGUP_TO_COMMITTED.observe((utcnow() - record.ended_at).total_seconds())
-        return HandoffResult(flow_id, "recording", result)
+        return HandoffResult(flow_id, "recording", result, complete)
 
     def _already_handed_over(self, flow_id: str) -> bool:
         if (self.pipeline.spool.jobs_dir / flow_id).is_dir():

@@ -69,7 +69,10 @@ def _resume(ctx: Context) -> int:
     calls = Handoff(svc.pipeline()).recover()  # calls a stopped SIP agent left behind
     failed_calls = [c for c in calls if c.kind.startswith("failed")]
     for c in calls:
-        print(f"{c.flow_id}  recovered call ({c.kind}, incomplete)", file=sys.stderr)
+        how = c.kind
+        if c.kind == "recording":
+            how += ", whole: it had ended" if c.complete else ", partial: it was still live"
+        print(f"{c.flow_id}  recovered call ({how})", file=sys.stderr)
     with progress("finishing spooled jobs", total=len(svc.spool.pending()), unit="jobs") as done:
         pipeline = svc.pipeline(on_step=lambda step, job: done(1) if step == "committed" else None)
         resumed = pipeline.resume()

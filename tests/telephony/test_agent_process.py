@@ -58,7 +58,7 @@ def test_agent_killed_mid_call_leaves_a_recoverable_partial_recording(
     calls = list((agent.workdir / "var/spool/calls").iterdir())
     assert len(calls) == 1 and (calls[0] / "caller.wav").stat().st_size >= two_seconds
     r = agent.cli("ingest", "--resume")
-    assert "recovered call" in r.stderr
+    assert "recovered call (recording, partial: it was still live)" in r.stderr
     [rec] = recordings(agent)
     assert rec["complete"] is False and rec["consent"]["incomplete"] is True
     assert 1.9 < rec["duration_s"] < 30  # at least what was on disk when it was killed
