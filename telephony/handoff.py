@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,14 @@ def repair_wav(path: Path, max_seconds: float | None = None) -> float:
     return float(data / frame / rate)
 
 
+RECORDLESS_GRACE_S = 10  # a call directory this young without call.json may be a live one
+
+
 @dataclass(frozen=True)
 class HandoffResult:
     flow_id: str
-    kind: str  # recording | consent-only | signalling-only | already-stored | failed: <why>
+    # recording | consent-only | signalling-only | already-stored | nothing-recorded | failed: <why>
+    kind: str
     ingest: IngestResult | None = None
     complete: bool = True  # False: the call was still live when its agent stopped (partial)
 
@@ -139,6 +144,20 @@ class Handoff:
         with self.pipeline.catalogue.session() as s:
             return s.get(Recording, flow_id) is not None
 
+    def _without_record(self, path: Path) -> list[HandoffResult]:
+        """A call directory with no call.json: its agent died between taking the call and
+        writing its first record (records are written off the SIP thread). Left alone while
+        young (a live agent creates the directory, then takes its lock); then, holding
+        nothing but its lock it is removed (nobody was told or recorded anything), and
+        holding audio it is sealed in the quarantine with an alarm, never left silently."""
+        if time.time() - path.stat().st_mtime < RECORDLESS_GRACE_S:
+            return []
+        if {p.name for p in path.iterdir()} <= {".lock"}:
+            log.warning("call %s left by a stopped agent before its first record: removed", path)
+            self._remove(path)
+            return [HandoffResult(path.name, "nothing-recorded")]
+        return [self._set_aside(path, ValueError("no call record (call.json) beside the audio"))]
+
     @staticmethod
     def _remove(path: Path) -> None:
         shutil.rmtree(path)
@@ -160,7 +179,7 @@ class Handoff:
         results = []
         root = self.pipeline.spool.calls_dir
         for path in sorted(root.iterdir()) if root.is_dir() else []:
-            if not (path / "call.json").is_file():
+            if not path.is_dir():
                 continue
             fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
             try:
@@ -168,6 +187,9 @@ class Handoff:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live call of a running agent
+                if not (path / "call.json").is_file():
+                    results.extend(self._without_record(path))
+                    continue
                 log.warning("recovering call %s left by a stopped agent", path.name)
                 try:
                     results.append(self.finish(path, complete=None))

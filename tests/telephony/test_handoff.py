@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
+import time
 import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,5 +112,33 @@ def test_the_legs_end_when_the_hang_up_arrived(tmp_path: Path) -> None:
         assert result.kind == "recording" and result.ingest and result.ingest.state == "stored"
         view = services.recordings().show(flow_id)
         assert view["complete"] is True and abs(view["duration_s"] - 2.1) < 0.05
+    finally:
+        services.close()
+
+
+def test_a_call_directory_without_a_record_is_never_left_silently(tmp_path: Path) -> None:
+    """The agent died between taking a call and writing its first record: a directory that
+    holds only its lock goes (nothing was recorded); one with audio is sealed with why; a
+    young one is left alone (a live agent may be creating it)."""
+    services = Services.build(load_settings(environ={}, cwd=tmp_path))
+    try:
+        services.init()
+        root = services.spool.calls_dir
+        empty, audio, young = (root / name for name in ("empty-call", "audio-call", "young-call"))
+        for d in (empty, audio, young):
+            d.mkdir(parents=True)
+            (d / ".lock").touch()
+        write_leg(audio / "caller.wav", 1.0, stale_header=True)
+        old = time.time() - 60
+        for d in (empty, audio):
+            os.utime(d, (old, old))
+        results = {r.flow_id: r for r in Handoff(services.pipeline()).recover()}
+        assert results["empty-call"].kind == "nothing-recorded" and not empty.exists()
+        assert (
+            results["audio-call"].kind.startswith("failed: no call record") and not audio.exists()
+        )
+        sealed = services.pipeline().quarantine.entries("quarantine")
+        assert [e["id"] for e in sealed] == ["audio-call"]
+        assert "young-call" not in results and young.is_dir()
     finally:
         services.close()
