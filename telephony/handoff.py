@@ -150,13 +150,17 @@ class Handoff:
         young (a live agent creates the directory, then takes its lock); then, holding
         nothing but its lock it is removed (nobody was told or recorded anything), and
         holding audio it is sealed in the quarantine with an alarm, never left silently."""
-        if time.time() - path.stat().st_mtime < RECORDLESS_GRACE_S:
+        if self._young(path):
             return []
         if {p.name for p in path.iterdir()} <= {".lock"}:
             log.warning("call %s left by a stopped agent before its first record: removed", path)
             self._remove(path)
             return [HandoffResult(path.name, "nothing-recorded")]
         return [self._set_aside(path, ValueError("no call record (call.json) beside the audio"))]
+
+    @staticmethod
+    def _young(path: Path) -> bool:
+        return time.time() - path.stat().st_mtime < RECORDLESS_GRACE_S
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -181,6 +185,8 @@ class Handoff:
         for path in sorted(root.iterdir()) if root.is_dir() else []:
             if not path.is_dir():
                 continue
+            if not (path / "call.json").is_file() and self._young(path):
+                continue  # not even its lock touched: a live agent may be taking it now
             fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
             try:
                 try:

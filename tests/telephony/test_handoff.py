@@ -140,5 +140,9 @@ def test_a_call_directory_without_a_record_is_never_left_silently(tmp_path: Path
         sealed = services.pipeline().quarantine.entries("quarantine")
         assert [e["id"] for e in sealed] == ["audio-call"]
         assert "young-call" not in results and young.is_dir()
+        being_taken = root / "being-taken"  # mkdir done, the agent's lock not yet taken
+        being_taken.mkdir()
+        assert Handoff(services.pipeline()).recover() == []
+        assert list(being_taken.iterdir()) == [], "recovery must not race the agent's lock"
     finally:
         services.close()
