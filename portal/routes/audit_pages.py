@@ -21,6 +21,8 @@ def audit_query(p: dict[str, str]) -> AuditQuery:
         limit = int(f.get("limit", "100"))
     except ValueError:
         raise BadInput("before_seq and limit must be whole numbers") from None
+    if before is not None and not 1 <= before < 2**63:  # the column is a 64-bit integer
+        raise BadInput("before_seq must be between 1 and 2^63 - 1")
     return AuditQuery(
         recording_id=f.get("recording_id"),
         actor=f.get("actor"),
