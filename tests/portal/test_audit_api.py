@@ -51,6 +51,10 @@ def test_the_audit_api_reports_the_clis_cross_check(backend: Backend, tmp_path: 
     with running_portal(backend.config, tmp_path / "portal.log") as base:
         ok = httpx.get(f"{base}/api/v1/audit", headers=bearer, timeout=30).json()
         assert ok["chain"] == "ok" and ok["problems"] == []
+        huge = httpx.get(  # past a 64-bit integer: refused, not SQLite's overflow as a 500
+            f"{base}/api/v1/audit", params={"before_seq": 2**70}, headers=bearer, timeout=30
+        )
+        assert 400 <= huge.status_code < 500 and "before_seq" in huge.text, huge.text
 
         svc = Services.build(backend.settings)
         try:
