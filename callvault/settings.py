@@ -106,7 +106,9 @@ class WorkerSettings:
     lease_s: int = 900  # a dead worker's job is taken over after this
     poll_s: int = 5
     retry_s: int = 60  # first wait after a failure, doubled each time (at most 64 times)
-    old_object_grace_s: int = 300  # the WAV stays this long for streams already reading it
+    # The WAV stays this long after its compact form is committed: a playback grant opened on
+    # it reads it to the end of the grant ([portal] playback_grant_s, 1800 s by default).
+    old_object_grace_s: int = 1800
 
 
 def _default_classes() -> Mapping[str, str]:

@@ -51,6 +51,11 @@ class Conflict(PortalError):
     title = "Conflict"
 
 
+class Gone(PortalError):
+    status = 410
+    title = "Gone"
+
+
 class TooLarge(PortalError):
     status = 413
     title = "Content too large"

@@ -17,6 +17,7 @@ from portal import access
 from portal.auth import roles
 from portal.auth.principal import Principal
 from portal.errors import BadInput, Forbidden, NotFound
+from storage.audio_stream import AudioVersion
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import PlaybackGrant, Recording
@@ -38,8 +39,15 @@ class Grant:
     id: str
     recording_id: str
     expires_at: datetime
-    format: str
-    length: int
+    version: AudioVersion  # what every request under the grant reads
+
+    @property
+    def format(self) -> str:
+        return self.version.format
+
+    @property
+    def length(self) -> int:
+        return self.version.length
 
 
 def not_found(recording_id: str) -> NotFound:
@@ -88,6 +96,9 @@ class Grants:
                 reason_text=reason,
                 created_at=now,
                 expires_at=now + self.lifetime,
+                object_key=rec.object_key,
+                format=rec.format,
+                plaintext_bytes=rec.plaintext_bytes,
             )
             s.add(grant)
             self.audit.append(
@@ -101,7 +112,7 @@ class Grants:
                     "expires_at": grant.expires_at.isoformat(),
                 },
             )
-            return Grant(grant.id, rec.id, grant.expires_at, rec.format, rec.plaintext_bytes)
+            return Grant(grant.id, rec.id, grant.expires_at, _pinned(grant, rec))
 
     def resolve(self, user: Principal, grant_id: str) -> Grant:
         """The grant, if it is this user's, still valid, and the recording still visible."""
@@ -125,4 +136,11 @@ class Grants:
             ):
                 raise NotFound("no such playback grant (or it has expired)")
             g, rec = found
-            return Grant(g.id, rec.id, g.expires_at, rec.format, rec.plaintext_bytes)
+            return Grant(g.id, rec.id, g.expires_at, _pinned(g, rec))
+
+
+def _pinned(g: PlaybackGrant, rec: Recording) -> AudioVersion:
+    """The version the grant was opened on (a grant older than migration 0016: the current)."""
+    if g.object_key and g.format and g.plaintext_bytes is not None:
+        return AudioVersion(g.object_key, g.format, g.plaintext_bytes)
+    return AudioVersion(rec.object_key, rec.format, rec.plaintext_bytes)

@@ -9,8 +9,10 @@ part it does not need, whatever the recording's length.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from starlette.background import BackgroundTask
 
 from portal.errors import Unsatisfiable
 from storage.retrieval import AudioStream
@@ -56,9 +58,11 @@ def parse_range(header: str | None, size: int) -> ByteRange:
     return ByteRange(start, end, True)
 
 
-def body(open_audio: Callable[[int], AudioStream], r: ByteRange) -> Iterator[bytes]:
-    """Open the audio at r.start, yield r.length bytes; the stream is closed however it ends."""
-    with open_audio(r.start) as audio:
+def body(audio: AudioStream, r: ByteRange) -> Iterator[bytes]:
+    """Yield r.length bytes of `audio`, already opened at r.start (so a missing object is an
+    error before the headers go out); the stream is closed however it ends. A response that
+    never starts (the client left) closes it in its background task (`closing`)."""
+    with audio:
         left = r.length
         while left > 0:
             chunk = audio.read(min(_CHUNK, left))
@@ -66,6 +70,10 @@ def body(open_audio: Callable[[int], AudioStream], r: ByteRange) -> Iterator[byt
                 break
             left -= len(chunk)
             yield chunk
+
+
+def closing(audio: AudioStream) -> BackgroundTask:
+    return BackgroundTask(audio.close)
 
 
 def headers(r: ByteRange, size: int, fmt: str) -> dict[str, str]:

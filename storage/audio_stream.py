@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import tink
@@ -52,6 +53,16 @@ class AudioStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class AudioVersion:
+    """One stored version of a recording's audio: a reader that pins it keeps reading the same
+    bytes (format and length) while a worker replaces the WAV by its compact form."""
+
+    object_key: str
+    format: str
+    length: int
 
 
 def open_stream(

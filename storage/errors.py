@@ -13,6 +13,11 @@ class NotFoundError(StorageError):
     """An ID that names nothing in the catalogue."""
 
 
+class VersionGoneError(NotFoundError):
+    """The stored version a reader pinned (e.g. a playback grant opened on the WAV) has been
+    replaced by the recording's compact form and deleted since: the reader must open it again."""
+
+
 class RejectedAudioError(StorageError):
     """Input audio that cannot be ingested (corrupt, unsupported, empty)."""
 

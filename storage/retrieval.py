@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from storage import fields
 from storage.audio import AudioTools
 from storage.audio_stream import AudioStream as AudioStream
-from storage.audio_stream import open_stream
+from storage.audio_stream import AudioVersion, open_stream
 from storage.audit import AuditLog
 from storage.catalogue.db import Catalogue
 from storage.catalogue.models import (
@@ -28,7 +28,7 @@ from storage.catalogue.models import (
 )
 from storage.clock import utcnow
 from storage.crypto import Envelope
-from storage.errors import NotFoundError, StorageError
+from storage.errors import NotFoundError, StorageError, VersionGoneError
 from storage.export import OutputFile, decrypt_to, format_for
 from storage.fields import FieldError, check_reason
 from storage.identity import CallerHasher
@@ -198,28 +198,43 @@ class Recordings:
             rec = self._get(s, recording_id)
             return recording_view(rec, self._consent(s, rec.id))
 
-    def open_audio(self, recording_id: str, start: int = 0) -> AudioStream:
+    def open_audio(
+        self, recording_id: str, start: int = 0, version: AudioVersion | None = None
+    ) -> AudioStream:
         """The stored audio from plaintext byte `start`, decrypting as it is read (the portal
         streams it to a browser). A parted object (storage/parts.py) is fetched from the part
-        that holds `start`; an older single-stream object is decrypted from its beginning."""
+        that holds `start`; an older single-stream object is decrypted from its beginning.
+
+        `version` pins what a reader opened earlier (`audio_version`): while a worker replaces
+        the WAV by its compact form, the pinned WAV is read until it is deleted (`[worker]
+        old_object_grace_s` after the switch), then VersionGoneError says to open it again."""
         with self.catalogue.session() as s:
             rec = self._get(s, recording_id)
             if rec.state != "stored":
                 raise RecordingDestroyedError(_not_exportable(s, rec))
             if rec.key is None:
                 raise StorageError(f"recording {rec.id} has no data key in the catalogue")
-            rid, fmt, length = rec.id, rec.format, rec.plaintext_bytes
-            kek_id, wrapped, key = rec.key.kek_id, rec.key.wrapped_keyset, rec.object_key
+            now = AudioVersion(rec.object_key, rec.format, rec.plaintext_bytes)
+            rid, kek_id, wrapped = rec.id, rec.key.kek_id, rec.key.wrapped_keyset
+        v = version or now
         data_key = self.envelope.open_data_key(rid, kek_id, wrapped)
-        return open_stream(
-            store=self.store,
-            object_key=key,
-            data_key=data_key,
-            recording_id=rid,
-            fmt=fmt,
-            length=length,
-            start=start,
-        )
+        try:
+            return open_stream(
+                store=self.store,
+                object_key=v.object_key,
+                data_key=data_key,
+                recording_id=rid,
+                fmt=v.format,
+                length=v.length,
+                start=start,
+            )
+        except NotFoundError as err:
+            if v == now:
+                raise
+            raise VersionGoneError(
+                f"recording {rid} is now stored as {now.format}: the {v.format} version this "
+                "player opened has been deleted since; open the recording again"
+            ) from err
 
     def tag(
         self, recording_id: str, case_id: str, *, actor: str, reason: str | None = None

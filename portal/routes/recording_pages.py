@@ -13,11 +13,11 @@ from portal.auth import roles
 from portal.auth.principal import Principal
 from portal.context import PortalContext
 from portal.deps import Ctx, CurrentUser
-from portal.errors import BadInput, Forbidden, NotFound
+from portal.errors import BadInput, Forbidden, Gone, NotFound
 from portal.grants import REASONS, Grant, not_found
 from portal.templating import render
 from storage.audit import AuditLog
-from storage.errors import CallvaultError
+from storage.errors import CallvaultError, VersionGoneError
 
 router = APIRouter(include_in_schema=False)
 audio_router = APIRouter(include_in_schema=False)
@@ -96,10 +96,8 @@ def download(
     headers = stream.headers(whole, audio.length, audio.format)
     ext = "ogg" if audio.format == "opus" else audio.format
     headers["Content-Disposition"] = f'attachment; filename="{recording_id}.{ext}"'
-    audio.close()
     return StreamingResponse(
-        stream.body(lambda start: ctx.recordings.open_audio(recording_id, start), whole),
-        headers=headers,
+        stream.body(audio, whole), headers=headers, background=stream.closing(audio)
     )
 
 
@@ -129,10 +127,15 @@ def audio_response(ctx: PortalContext, user: Principal, grant_id: str, rng: str 
     if g.length <= 0:
         raise not_found(g.recording_id)
     r = stream.parse_range(rng, g.length)
+    try:  # the version the grant was opened on, even if a worker has compressed it since
+        audio = ctx.recordings.open_audio(g.recording_id, r.start, g.version)
+    except VersionGoneError as err:
+        raise Gone(str(err)) from None
     return StreamingResponse(
-        stream.body(lambda start: ctx.recordings.open_audio(g.recording_id, start), r),
+        stream.body(audio, r),
         status_code=206 if r.partial else 200,
         headers=stream.headers(r, g.length, g.format),
+        background=stream.closing(audio),
     )
 
 

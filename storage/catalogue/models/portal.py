@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.catalogue.models.base import Base, UTCDateTime
@@ -83,3 +83,9 @@ class PlaybackGrant(Base):
     reason_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The stored version the grant was opened on (storage.audio_stream.AudioVersion): a
+    # browser's later Range requests read the same bytes while a worker compresses the WAV.
+    # NULL on grants made before migration 0016: they follow the current version.
+    object_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    format: Mapped[str | None] = mapped_column(String(8), default=None)
+    plaintext_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
