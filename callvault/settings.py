@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import tomllib
 import types
 import typing
@@ -282,6 +283,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "sip.invite_rate_per_min": (1, 60000),
     "sip.invite_burst": (1, 10000),
     "sip.ack_timeout_s": (1, 32),
+    "sip.tls_port": (0, 65535),
     "consent.objection_grace_s": (0, 60),
     "consent.code_timeout_s": (1, 30),
     "portal.port": (0, 65535),
@@ -544,6 +546,7 @@ def _cross_check(s: Settings, *, full: bool) -> None:
         raise ConfigError(f"consent.pause_code and resume_code are both {c.pause_code!r}")
     _check_notices(c.notices)
     _check_portal(s.portal)
+    _check_sip_tls(s.sip)
     if full:
         _check_policy_schedule_region(s)
 
@@ -585,6 +588,47 @@ def _check_notices(entries: tuple[Mapping[str, str], ...]) -> None:
                 f"{where} lacks {', '.join(missing)}; required in [[consent.notices]]: "
                 + ", ".join(NOTICE_REQUIRED)
             )
+
+
+def _check_sip_tls(sip: SipSettings) -> None:
+    """TLS files exist and match, and SRTP's keys (SDES, in the SDP) never cross in clear."""
+    if sip.tls_port == 0:
+        for key in ("tls_cert", "tls_key", "tls_ca"):
+            if getattr(sip, key) is not None:
+                raise ConfigError(f"sip.{key} is set but sip.tls_port = 0 (no TLS listener)")
+        if sip.srtp == "mandatory":
+            raise ConfigError(
+                "sip.srtp = 'mandatory' needs SIP over TLS (its keys travel in the SDP): "
+                "set sip.tls_port, sip.tls_cert and sip.tls_key"
+            )
+        return
+    if sip.tls_port == sip.port:
+        raise ConfigError(f"sip.tls_port = {sip.tls_port} is also sip.port")
+    for key in ("tls_cert", "tls_key"):
+        if getattr(sip, key) is None:
+            raise ConfigError(f"sip.{key} must be set when sip.tls_port is set")
+    for key in ("tls_cert", "tls_key", "tls_ca"):
+        path = getattr(sip, key)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"sip.{key} = {str(path)!r}: no such file")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.load_cert_chain(str(sip.tls_cert), str(sip.tls_key))
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"sip.tls_cert = {str(sip.tls_cert)!r} and sip.tls_key = {str(sip.tls_key)!r} "
+            f"are not a certificate and its private key (PEM): {exc.reason or exc}"
+        ) from None
+    if sip.tls_ca is not None:
+        try:
+            ctx.load_verify_locations(str(sip.tls_ca))
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"sip.tls_ca = {str(sip.tls_ca)!r} is not PEM CA certificates: {exc.reason or exc}"
+            ) from None
+    elif sip.tls_verify_client or sip.tls_verify_server:
+        which = "tls_verify_client" if sip.tls_verify_client else "tls_verify_server"
+        raise ConfigError(f"sip.{which} = true needs sip.tls_ca (the CA that signs the peers)")
 
 
 def _check_portal(p: PortalSettings) -> None:

@@ -217,6 +217,8 @@ class Endpoint:
             tc.port = s.port
             tc.boundAddress = s.host
             ep.transportCreate(kinds[name], tc)
+        if s.tls_port:
+            ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, _tls_transport(s))
         ep.audDevManager().setNullDev()
         for codec in ep.codecEnum2():
             ep.codecSetPriority(codec.codecId, 0)
@@ -231,6 +233,9 @@ class Endpoint:
         acfg.mediaConfig.transportConfig.boundAddress = s.host
         acfg.mediaConfig.transportConfig.port = s.rtp_port
         acfg.mediaConfig.transportConfig.portRange = 4 * legs + 100
+        acfg.mediaConfig.srtpUse = _SRTP_USE[s.srtp]
+        # Mandatory SRTP: its SDES keys are in the SDP, so the hop must be TLS (1: this hop).
+        acfg.mediaConfig.srtpSecureSignaling = 1 if s.srtp == "mandatory" else 0
         self._account = _Account(self.events, self.clock)
         self._account.create(acfg, True)
         self.build = BuildInfo(ep.libVersion().full, compiled)
@@ -281,6 +286,29 @@ class Endpoint:
         if self._ep is not None:
             self._ep.libDestroy()
             self._ep = None
+
+
+_SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
+
+
+def _tls_transport(s: SipSettings) -> Any:
+    """The TLS listener; its settings also govern the TLS connections the agent opens (the
+    queue leg when queue_uri says `;transport=tls` or `sips:`). Files checked at load."""
+    tc = pj.TransportConfig()
+    tc.port = s.tls_port
+    tc.boundAddress = s.host
+    tls = tc.tlsConfig
+    tls.certFile = str(s.tls_cert)
+    tls.privKeyFile = str(s.tls_key)
+    tls.CaListFile = str(s.tls_ca) if s.tls_ca else ""
+    tls.verifyClient = s.tls_verify_client
+    tls.requireClientCert = s.tls_verify_client
+    tls.verifyServer = s.tls_verify_server
+    return tc
 
 
 def _host(address: str) -> str:

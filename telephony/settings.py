@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,16 @@ class SipSettings:
     # Addresses or CIDR networks that may send INVITEs (the trunk, Kamailio); others get 403.
     # Empty: every source.
     allowed_sources: tuple[str, ...] = ()
+    # SIP over TLS (issue 13): a TLS listener on tls_port (0: none) with the node's certificate
+    # and key; tls_ca verifies the peer (the front's client certificate when
+    # tls_verify_client, the queue's server certificate when tls_verify_server). The queue leg
+    # follows queue_uri (`;transport=tls` or `sips:` goes over TLS).
+    tls_port: int = 0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    tls_verify_client: bool = False
+    tls_verify_server: bool = True
+    # SRTP (SDES keys, so only safe over TLS) on both legs: "mandatory" refuses plain RTP
+    # offers and requires TLS signalling; "optional" uses SRTP when the peer offers it.
+    srtp: Literal["off", "optional", "mandatory"] = "off"
