@@ -109,6 +109,7 @@ class Agent:
         self.clock = clock
         self.flood = FloodGuard(settings.invite_rate_per_min, settings.invite_burst)
         self.allowlist = SourceAllowlist(settings.allowed_sources)
+        self.flood_exempt = SourceAllowlist(settings.flood_exempt, "sip.flood_exempt")
         self.endpoint = Endpoint(settings, clock)
         self.ready = self.endpoint.ready
         self.writer = RecordWriter()
@@ -213,7 +214,7 @@ class Agent:
                 log.warning("%s", line)
             self._reject(ev.leg, 403)
             return
-        if not self.flood.admit(ev.source, ev.at):
+        if not self.flood_exempt.matches(ev.source) and not self.flood.admit(ev.source, ev.at):
             line = self.flood.refused(ev.source, ev.at)
             if line:
                 log.warning("%s", line)

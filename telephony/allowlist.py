@@ -16,20 +16,22 @@ LOG_EVERY = timedelta(minutes=1)
 
 
 class SourceAllowlist:
-    def __init__(self, sources: tuple[str, ...]) -> None:
+    def __init__(self, sources: tuple[str, ...], field: str = "sip.allowed_sources") -> None:
         self.networks = []
         for s in sources:
             try:
                 self.networks.append(ipaddress.ip_network(s.strip(), strict=False))
             except ValueError:
                 raise TelephonyError(
-                    f"sip.allowed_sources: {s!r} is not an IP address or CIDR network"
+                    f"{field}: {s!r} is not an IP address or CIDR network"
                 ) from None
         self._logged: dict[str, datetime] = {}
 
     def admits(self, source: str) -> bool:
-        if not self.networks:
-            return True
+        return not self.networks or self.matches(source)
+
+    def matches(self, source: str) -> bool:
+        """The source is in one of the listed networks (never, when the list is empty)."""
         try:
             addr = ipaddress.ip_address(source.strip("[]"))
         except ValueError:

@@ -34,6 +34,10 @@ class SipSettings:
     # Addresses or CIDR networks that may send INVITEs (the trunk, Kamailio); others get 403.
     # Empty: every source.
     allowed_sources: tuple[str, ...] = ()
+    # Trusted fronts (Kamailio, the trunk) that bypass the INVITE flood guard: one bucket per
+    # source would throttle every caller behind them to invite_rate_per_min together. They
+    # must do their own limiting (Kamailio's pike). Empty: every source is limited.
+    flood_exempt: tuple[str, ...] = ()
     # SIP over TLS (issue 13): a TLS listener on tls_port (0: none) with the node's certificate
     # and key; tls_ca verifies the peer (the front's client certificate when
     # tls_verify_client, the queue's server certificate when tls_verify_server). The queue leg
